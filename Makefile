@@ -1,0 +1,47 @@
+# earlymm: the series, and the harness that applies, builds and tests it.
+# 'make help' lists the targets. Build trees and results go to build/,
+# toolchains and the pinned tree to ~/.cache/earlymm (EARLYMM_CACHE).
+
+ARCH ?= all
+# Optional: TARGET=<matrix line>, SUITE=<kunit suite glob>, JOBS=<n>.
+TARGET ?=
+SUITE ?=
+
+RUN_MATRIX := python3 tests/kunit/run_matrix.py \
+	$(if $(TARGET),--target $(TARGET),--arch $(ARCH)) \
+	$(if $(SUITE),--suite '$(SUITE)') $(if $(JOBS),--jobs $(JOBS))
+
+.PHONY: main help setup tree test export apply clean distclean identity
+
+main: ## apply the series, build arm, boot it in QEMU and run the KUnit suites
+	@$(MAKE) --no-print-directory test ARCH=arm
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
+	@echo "  Variables: ARCH=arm|microblaze|ia64|um|all  TARGET=<tests/kunit/matrix line>"
+	@echo "             SUITE=<kunit suite glob>  JOBS=<n>  LINUX_TARBALL=<kernel.org tarball>"
+
+setup: ## install packages, fetch the pinned tree, build toolchains (cached)
+	@scripts/setup.sh
+
+tree: ## make build/tree: the pinned tree plus one commit per patch
+	@scripts/tree.sh
+
+test: tree ## build and boot the matrix (ARCH=all by default), print results
+	@$(RUN_MATRIX)
+
+export: ## write build/tree's commits back to patches/ and series
+	@scripts/export.sh
+
+apply: ## apply the series to another tree: make apply DEST=/path/to/linux
+	@scripts/apply.sh $(DEST)
+
+identity: ## sign the series as you: make identity ID="Name <you@example.org>"
+	@scripts/set-identity.sh "$(ID)"
+
+clean: ## remove kernel builds and results (keeps build/tree and the cache)
+	rm -rf build/out build/results
+
+distclean: clean ## also remove build/tree (run 'make export' first)
+	rm -rf build

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the earlymm test matrix (tests/kunit/matrix): build each kernel, boot it
+# in QEMU through kunit.py, keep KTAP, KernelCI JSON and JUnit XML per target
+# under build/results/, print a per-target table, and end with the line
+# "N passed, N failed, N skipped" for the whole run.
+#
+# A target that builds but cannot boot (ia64: no emulator) is a SKIP with its
+# reason, never a pass. A target whose log holds no KTAP counts as one failure.
+
+import argparse
+import io
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+from xml.sax.saxutils import quoteattr, escape
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Cross compilers: Debian's for arm, built from Debian sources for the rest.
+CROSS = {
+	'arm': ('arm-linux-gnueabihf-', None),
+	'microblaze': ('microblaze-linux-', 'microblaze'),
+	'ia64': ('ia64-linux-gnu-', 'ia64'),
+	'um': ('', None),
+}
+
+
+@dataclass
+class Target:
+	name: str
+	arch: str
+	boot: str
+	fragments: List[str]
+	qemu: str
+	timeout: Optional[int]
+
+
+@dataclass
+class Result:
+	target: Target
+	status: str = 'FAIL'
+	passed: int = 0
+	failed: int = 0
+	skipped: int = 0
+	seconds: float = 0.0
+	note: str = ''
+	suites: List[str] = field(default_factory=list)
+
+
+def read_matrix(path: str) -> List[Target]:
+	targets = []
+	with open(path) as f:
+		for line in f:
+			line = line.split('#', 1)[0].split()
+			if not line:
+				continue
+			name, arch, boot, frags, qemu, timeout = line
+			targets.append(Target(name, arch, boot, frags.split(','), qemu,
+					      None if timeout == '-' else int(timeout)))
+	return targets
+
+
+def log(msg: str) -> None:
+	print(f'earlymm: {msg}', file=sys.stderr, flush=True)
+
+
+def toolchain_env(arch: str) -> Dict[str, str]:
+	env = dict(os.environ)
+	prefix, source_built = CROSS[arch]
+	if source_built:
+		bindir = subprocess.run([os.path.join(TOP, 'scripts', 'build-toolchain.sh'), source_built],
+					check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+		env['PATH'] = bindir + os.pathsep + env['PATH']
+	# ccache keys on relative paths below the checkout, so fresh clones hit.
+	env.setdefault('CCACHE_BASEDIR', TOP)
+	return env
+
+
+def make_options(arch: str) -> List[str]:
+	prefix = CROSS[arch][0]
+	return [f'CC=ccache {prefix}gcc', 'HOSTCC=ccache gcc']
+
+
+def kunit_tool(tree: str) -> str:
+	return os.path.join(tree, 'tools', 'testing', 'kunit')
+
+
+def fragment_paths(t: Target) -> List[str]:
+	return [os.path.join(TOP, 'configs', f + '.config') for f in t.fragments]
+
+
+def run_kunit(t: Target, tree: str, out: str, args, jobs: int) -> subprocess.CompletedProcess:
+	if t.boot == 'halt':
+		cmd = [sys.executable, os.path.join(TOP, 'tests', 'kunit', 'kunit_until_halt.py'), tree]
+	else:
+		cmd = [sys.executable, os.path.join(kunit_tool(tree), 'kunit.py')]
+	cmd += ['run', '--build_dir', out, '--jobs', str(jobs), '--timeout', str(t.timeout),
+		'--json', os.path.join(out, 'results.json')]
+	for frag in fragment_paths(t):
+		cmd += ['--kunitconfig', frag]
+	for opt in make_options(t.arch):
+		cmd += ['--make_options', opt]
+	if t.qemu == 'stock':
+		cmd += ['--arch', t.arch]
+	else:
+		cmd += ['--qemu_config', os.path.join(TOP, t.qemu)]
+	if CROSS[t.arch][0]:
+		cmd += ['--cross_compile', CROSS[t.arch][0]]
+	for a in args.kernel_args or []:
+		cmd += ['--kernel_args', a]
+	if args.suite:
+		cmd.append(args.suite)
+	log(f'{t.name}: ' + ' '.join(shlex.quote(c) for c in cmd))
+	return subprocess.run(cmd, cwd=tree, env=toolchain_env(t.arch))
+
+
+def parse_log(tree: str, logfile: str):
+	"""Parse a kernel log with kunit.py's own parser, without its printing."""
+	sys.path.insert(0, kunit_tool(tree))
+	import kunit_parser
+	import kunit_printer
+	kunit_printer.stdout._output = io.StringIO()
+	with open(logfile, errors='backslashreplace') as f:
+		lines = f.readlines()
+	return kunit_parser, kunit_parser.parse_run_tests(lines), lines
+
+
+def ktap_lines(kunit_parser, lines: List[str]) -> List[str]:
+	stream = kunit_parser.extract_tap_lines(lines)
+	out = []
+	while stream:
+		out.append(stream.pop())
+	return out
+
+
+def junit_xml(kunit_parser, target: str, test) -> str:
+	ok = kunit_parser.TestStatus.SUCCESS
+	skip = kunit_parser.TestStatus.SKIPPED
+	rows = ['<?xml version="1.0" encoding="UTF-8"?>', f'<testsuites name={quoteattr(target)}>']
+
+	for suite in test.subtests:
+		# Parameterised cases carry their parameters as subtests.
+		leaves = []
+		for case in suite.subtests or [suite]:
+			if case.subtests:
+				leaves += [(case.name + '.' + p.name, p) for p in case.subtests]
+			else:
+				leaves.append((case.name, case))
+		fails = sum(1 for _, c in leaves if c.status not in (ok, skip))
+		skips = sum(1 for _, c in leaves if c.status == skip)
+		rows.append(f'  <testsuite name={quoteattr(target + "." + suite.name)} tests="{len(leaves)}" '
+			    f'failures="{fails}" skipped="{skips}">')
+		for name, c in leaves:
+			rows.append(f'    <testcase classname={quoteattr(target + "." + suite.name)} name={quoteattr(name)}>')
+			if c.status == skip:
+				rows.append('      <skipped/>')
+			elif c.status != ok:
+				rows.append(f'      <failure message={quoteattr(c.status.name)}>'
+					    f'{escape(chr(10).join(c.log))}</failure>')
+			rows.append('    </testcase>')
+		rows.append('  </testsuite>')
+	rows.append('</testsuites>')
+	return '\n'.join(rows) + '\n'
+
+
+def collect(t: Target, tree: str, out: str, results_dir: str, res: Result) -> None:
+	logfile = os.path.join(out, 'test.log')
+	if not os.path.exists(logfile):
+		res.failed, res.status, res.note = 1, 'FAIL', 'no kernel log: config or build failed (see above)'
+		return
+	kunit_parser, test, lines = parse_log(tree, logfile)
+	ktap = ktap_lines(kunit_parser, lines)
+	with open(os.path.join(results_dir, t.name + '.ktap'), 'w') as f:
+		f.writelines(ktap)
+	with open(os.path.join(results_dir, t.name + '.junit.xml'), 'w') as f:
+		f.write(junit_xml(kunit_parser, t.name, test))
+	c = test.counts
+	res.passed, res.skipped = c.passed, c.skipped
+	res.failed = c.failed + c.crashed + c.errors
+	res.suites = [s.name for s in test.subtests]
+	if not ktap or res.passed + res.failed + res.skipped == 0:
+		res.failed = max(res.failed, 1)
+		res.note = 'no KTAP results in the kernel log'
+	res.status = 'PASS' if res.failed == 0 else 'FAIL'
+
+
+def timed_out(out: str, t: Target, seconds: float) -> bool:
+	try:
+		with open(os.path.join(out, 'test.log'), errors='replace') as f:
+			tail = f.read()[-4000:]
+	except OSError:
+		return False
+	halted = re.search(r'Reboot failed|reboot: Restarting|reboot: System halted|'
+			   r'reboot: Power down|end Kernel panic', tail)
+	return not halted and seconds >= (t.timeout or 0)
+
+
+def build_only(t: Target, tree: str, out: str, args, jobs: int, res: Result) -> None:
+	"""Configure, build and link vmlinux, then sparse-check the series' files."""
+	sys.path.insert(0, kunit_tool(tree))
+	import kunit_config
+	env = toolchain_env(t.arch)
+	os.makedirs(out, exist_ok=True)
+	want = kunit_config.Kconfig()
+	for frag in fragment_paths(t):
+		want.merge_in_entries(kunit_config.parse_file(frag))
+	with open(os.path.join(out, '.config'), 'w') as f:
+		f.write(want.as_str())
+	make = ['make', '-C', tree, f'O={out}', f'ARCH={t.arch}', f'CROSS_COMPILE={CROSS[t.arch][0]}',
+		f'-j{jobs}'] + make_options(t.arch)
+	buildlog = os.path.join(out, 'build.log')
+	with open(buildlog, 'w') as blog:
+		for goal in (['olddefconfig'], ['vmlinux']):
+			log(f'{t.name}: make {" ".join(goal)}')
+			if subprocess.run(make + goal, env=env, stdout=blog, stderr=subprocess.STDOUT).returncode:
+				res.failed, res.note = 1, f'make {goal[0]} failed (see {buildlog})'
+				return
+	have = kunit_config.parse_file(os.path.join(out, '.config'))
+	if not want.is_subset_of(have):
+		missing = set(want.as_entries()) - set(have.as_entries())
+		res.failed, res.note = 1, 'config options not set: ' + ', '.join(sorted(str(e) for e in missing))
+		return
+	warnings = sparse_series_files(make, env, out)
+	res.status = 'SKIP'
+	res.note = f'{t.arch}: built, not booted (no emulator); sparse: {warnings}'
+
+
+def series_c_files() -> List[str]:
+	files = []
+	with open(os.path.join(TOP, 'series')) as s:
+		for name in s:
+			name = name.split('#', 1)[0].split()
+			if not name:
+				continue
+			with open(os.path.join(TOP, 'patches', name[0]), errors='replace') as p:
+				for line in p:
+					m = re.match(r'\+\+\+ b/(\S+\.c)$', line)
+					if m and m.group(1) not in files:
+						files.append(m.group(1))
+	return files
+
+
+def sparse_series_files(make: List[str], env, out: str) -> str:
+	"""sparse (C=2) on each series .c file this kernel compiles."""
+	objs = [f[:-2] + '.o' for f in series_c_files() if os.path.exists(os.path.join(out, f[:-2] + '.o'))]
+	if not objs:
+		return 'no series file in this build'
+	p = subprocess.run(make + ['C=2'] + objs, env=env, stdout=subprocess.PIPE,
+			   stderr=subprocess.STDOUT, text=True)
+	warns = [l for l in p.stdout.splitlines() if re.search(r': (warning|error):', l)]
+	with open(os.path.join(out, 'sparse.log'), 'w') as f:
+		f.write(p.stdout)
+	if p.returncode:
+		return f'sparse run failed (see {out}/sparse.log)'
+	return f'{len(warns)} warnings in {len(objs)} files'
+
+
+def run_target(t: Target, tree: str, args) -> Result:
+	out = os.path.join(args.build, 'out', t.name)
+	results_dir = os.path.join(args.build, 'results')
+	os.makedirs(results_dir, exist_ok=True)
+	res = Result(t)
+	start = time.monotonic()
+	log(f'[{t.name}] start')
+	if t.boot == 'build':
+		build_only(t, tree, out, args, args.jobs, res)
+	else:
+		os.makedirs(out, exist_ok=True)
+		if os.path.exists(os.path.join(out, 'test.log')):
+			os.unlink(os.path.join(out, 'test.log'))
+		rc = run_kunit(t, tree, out, args, args.jobs).returncode
+		collect(t, tree, out, results_dir, res)
+		if rc and res.status == 'PASS':
+			res.failed, res.status, res.note = 1, 'FAIL', f'kunit.py exited {rc}'
+		elif rc and not res.note:
+			res.note = f'kunit.py exited {rc}'
+		res.seconds = time.monotonic() - start
+		if timed_out(out, t, res.seconds) and res.status != 'PASS':
+			res.failed = max(res.failed, 1)
+			res.status, res.note = 'FAIL', f'TIMEOUT: no end of run within {t.timeout} s'
+	res.seconds = time.monotonic() - start
+	log(f'[{t.name}] {res.status} in {res.seconds:.0f} s')
+	return res
+
+
+def print_table(results: List[Result]) -> None:
+	print()
+	print(f'{"target":<14} {"arch":<11} {"status":<6} {"passed":>6} {"failed":>6} {"skipped":>7} {"time":>6}  note')
+	for r in results:
+		print(f'{r.target.name:<14} {r.target.arch:<11} {r.status:<6} {r.passed:>6} {r.failed:>6} '
+		      f'{r.skipped:>7} {r.seconds:>5.0f}s  {r.note}')
+	print()
+
+
+def main() -> int:
+	ap = argparse.ArgumentParser(description=__doc__)
+	ap.add_argument('--arch', default='all', help='arm, microblaze, ia64, um or all')
+	ap.add_argument('--target', help='one matrix line by name')
+	ap.add_argument('--suite', help='KUnit suite glob (kunit.filter_glob), e.g. slub_test')
+	ap.add_argument('--kernel_args', action='append', help='extra kernel command line argument')
+	ap.add_argument('--tree', default=os.environ.get('TREE', os.path.join(TOP, 'build', 'tree')))
+	ap.add_argument('--build', default=os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build')))
+	ap.add_argument('--jobs', type=int, default=int(os.environ.get('JOBS', os.cpu_count() or 1)))
+	ap.add_argument('--matrix', default=os.path.join(TOP, 'tests', 'kunit', 'matrix'))
+	args = ap.parse_args()
+
+	targets = read_matrix(args.matrix)
+	if args.target:
+		targets = [t for t in targets if t.name == args.target]
+	elif args.arch != 'all':
+		targets = [t for t in targets if t.arch == args.arch]
+	if not targets:
+		log(f'no matrix line matches arch={args.arch} target={args.target}')
+		return 2
+
+	results = [run_target(t, args.tree, args) for t in targets]
+	print_table(results)
+	passed = sum(r.passed for r in results)
+	failed = sum(r.failed for r in results)
+	skipped = sum(r.skipped for r in results)
+	print(f'{passed} passed, {failed} failed, {skipped} skipped')
+	return 1 if failed or any(r.status == 'FAIL' for r in results) else 0
+
+
+if __name__ == '__main__':
+	sys.exit(main())
