@@ -102,7 +102,7 @@ def run_kunit(t: Target, tree: str, out: str, args, jobs: int) -> subprocess.Com
 	else:
 		cmd = [sys.executable, os.path.join(kunit_tool(tree), 'kunit.py')]
 	cmd += ['run', '--build_dir', out, '--jobs', str(jobs), '--timeout', str(t.timeout),
-		'--json', os.path.join(out, 'results.json')]
+		'--json=' + os.path.join(out, 'results.json')]
 	for frag in fragment_paths(t):
 		cmd += ['--kunitconfig', frag]
 	for opt in make_options(t.arch):
@@ -136,7 +136,7 @@ def ktap_lines(kunit_parser, lines: List[str]) -> List[str]:
 	stream = kunit_parser.extract_tap_lines(lines)
 	out = []
 	while stream:
-		out.append(stream.pop())
+		out.append(stream.pop() + "\n")
 	return out
 
 
