@@ -3,13 +3,16 @@
 # toolchains and the pinned tree to ~/.cache/earlymm (EARLYMM_CACHE).
 
 ARCH ?= all
-# Optional: TARGET=<matrix line>, SUITE=<kunit suite glob>, JOBS=<n>.
+# Optional: TARGET=<matrix line>, SUITE=<kunit suite glob>, JOBS=<n>,
+# CONFIGS=<extra configs/ fragments, comma-separated, e.g. debug>.
 TARGET ?=
 SUITE ?=
+CONFIGS ?=
 
 RUN_MATRIX := python3 tests/kunit/run_matrix.py \
 	$(if $(TARGET),--target $(TARGET),--arch $(ARCH)) \
-	$(if $(SUITE),--suite '$(SUITE)') $(if $(JOBS),--jobs $(JOBS))
+	$(if $(SUITE),--suite '$(SUITE)') $(if $(JOBS),--jobs $(JOBS)) \
+	$(if $(CONFIGS),--configs '$(CONFIGS)')
 
 .PHONY: main help setup tree test export apply clean distclean identity
 
@@ -20,7 +23,8 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
 	@echo "  Variables: ARCH=arm|microblaze|ia64|um|all  TARGET=<tests/kunit/matrix line>"
-	@echo "             SUITE=<kunit suite glob>  JOBS=<n>  LINUX_TARBALL=<kernel.org tarball>"
+	@echo "             SUITE=<kunit suite glob>  CONFIGS=<extra fragments, e.g. debug>  JOBS=<n>"
+	@echo "             LINUX_TARBALL=<kernel.org tarball> (with make setup)"
 
 setup: ## install packages, fetch the pinned tree, build toolchains (cached)
 	@scripts/setup.sh

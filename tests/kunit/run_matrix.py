@@ -17,8 +17,9 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from dataclasses import dataclass
+import fnmatch
+from typing import Dict, List, Optional, Tuple
 from xml.sax.saxutils import quoteattr, escape
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,7 +52,6 @@ class Result:
 	skipped: int = 0
 	seconds: float = 0.0
 	note: str = ''
-	suites: List[str] = field(default_factory=list)
 
 
 def read_matrix(path: str) -> List[Target]:
@@ -178,6 +178,26 @@ def junit_xml(kunit_parser, target: str, test) -> str:
 	return '\n'.join(rows) + '\n'
 
 
+# What a kernel prints when something went wrong that no KUnit case may see.
+SPLAT = re.compile(r'\bBUG: |WARNING: CPU|Bad page state|\bOops\b|Kernel panic|Unable to handle kernel')
+
+
+def known_splats() -> List[Tuple[str, re.Pattern]]:
+	known = []
+	with open(os.path.join(TOP, 'tests', 'kunit', 'known-splats')) as f:
+		for line in f:
+			line = line.split('--', 1)[0].strip()
+			if line and not line.startswith('#'):
+				glob, regex = line.split(None, 1)
+				known.append((glob, re.compile(regex.strip())))
+	return known
+
+
+def unexpected_splats(target: str, lines: List[str]) -> List[str]:
+	known = [r for glob, r in known_splats() if fnmatch.fnmatch(target, glob)]
+	return [l.strip() for l in lines if SPLAT.search(l) and not any(r.search(l) for r in known)]
+
+
 def collect(t: Target, tree: str, out: str, results_dir: str, res: Result) -> None:
 	logfile = os.path.join(out, 'test.log')
 	if not os.path.exists(logfile):
@@ -192,10 +212,13 @@ def collect(t: Target, tree: str, out: str, results_dir: str, res: Result) -> No
 	c = test.counts
 	res.passed, res.skipped = c.passed, c.skipped
 	res.failed = c.failed + c.crashed + c.errors
-	res.suites = [s.name for s in test.subtests]
 	if not ktap or res.passed + res.failed + res.skipped == 0:
 		res.failed = max(res.failed, 1)
 		res.note = 'no KTAP results in the kernel log'
+	splats = unexpected_splats(t.name, lines)
+	if splats:
+		res.failed = max(res.failed, 1)
+		res.note = f'{len(splats)} kernel splat(s), first: {splats[0][:100]}'
 	res.status = 'PASS' if res.failed == 0 else 'FAIL'
 
 
@@ -301,6 +324,8 @@ def main() -> int:
 	ap.add_argument('--target', help='one matrix line by name')
 	ap.add_argument('--suite', help='KUnit suite glob (kunit.filter_glob), e.g. slub_test')
 	ap.add_argument('--kernel_args', action='append', help='extra kernel command line argument')
+	ap.add_argument('--configs', default='',
+			help='extra configs/ fragments for every target, e.g. debug')
 	ap.add_argument('--tree', default=os.environ.get('TREE', os.path.join(TOP, 'build', 'tree')))
 	ap.add_argument('--build', default=os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build')))
 	ap.add_argument('--jobs', type=int, default=int(os.environ.get('JOBS', os.cpu_count() or 1)))
@@ -315,6 +340,16 @@ def main() -> int:
 	if not targets:
 		log(f'no matrix line matches arch={args.arch} target={args.target}')
 		return 2
+	extra = [c for c in args.configs.split(',') if c]
+	for c in extra:
+		if not os.path.exists(os.path.join(TOP, 'configs', c + '.config')):
+			log(f'no such fragment: configs/{c}.config')
+			return 2
+	if extra:
+		# Own name, own build directory: variants never rebuild each other.
+		for t in targets:
+			t.name += '+' + '+'.join(extra)
+			t.fragments += extra
 
 	results = [run_target(t, args.tree, args) for t in targets]
 	print_table(results)
