@@ -281,6 +281,41 @@ def sparse_series_files(make: List[str], env, out: str) -> str:
 	return f'{len(warns)} warnings in {len(objs)} files'
 
 
+def simulate(t: Target, tree: str, out: str, jobs: int, res: Result) -> None:
+	"""Build and run a user-space simulator (tools/testing/memblock) on the host.
+
+	It prints "ok N : ..." or "not ok N : ..." per check, and a failed
+	assertion aborts it: a non-zero exit is a failure even after "ok" lines.
+	"""
+	sim = os.path.join(tree, t.qemu)
+	variables = [v for v in t.fragments if v != '-']
+	os.makedirs(out, exist_ok=True)
+	logfile = os.path.join(out, 'test.log')
+	with open(logfile, 'w') as f:
+		# Variants share the directory: rebuild from clean (seconds).
+		subprocess.run(['make', '-C', sim, 'clean'], stdout=f, stderr=subprocess.STDOUT)
+		if subprocess.run(['make', '-C', sim, f'-j{jobs}'] + variables,
+				  stdout=f, stderr=subprocess.STDOUT).returncode:
+			res.failed, res.note = 1, f'simulator build failed (see {logfile})'
+			return
+	try:
+		p = subprocess.run([os.path.join(sim, 'main'), '-v'], cwd=sim, stdout=subprocess.PIPE,
+				   stderr=subprocess.STDOUT, text=True, timeout=t.timeout)
+	except subprocess.TimeoutExpired:
+		res.failed, res.note = 1, f'TIMEOUT: simulator still running after {t.timeout} s'
+		return
+	with open(logfile, 'a') as f:
+		f.write(p.stdout)
+	res.passed = len(re.findall(r'^ok \d+ ', p.stdout, re.M))
+	res.failed = len(re.findall(r'^not ok \d+ ', p.stdout, re.M))
+	if p.returncode:
+		res.failed = max(res.failed, 1)
+		res.note = f'simulator exited {p.returncode} (a failed assertion aborts it; see {logfile})'
+	elif res.passed == 0:
+		res.failed, res.note = 1, 'simulator reported no checks'
+	res.status = 'PASS' if res.failed == 0 else 'FAIL'
+
+
 def run_target(t: Target, tree: str, args) -> Result:
 	out = os.path.join(args.build, 'out', t.name)
 	results_dir = os.path.join(args.build, 'results')
@@ -290,6 +325,8 @@ def run_target(t: Target, tree: str, args) -> Result:
 	log(f'[{t.name}] start')
 	if t.boot == 'build':
 		build_only(t, tree, out, args, args.jobs, res)
+	elif t.boot == 'sim':
+		simulate(t, tree, out, args.jobs, res)
 	else:
 		os.makedirs(out, exist_ok=True)
 		if os.path.exists(os.path.join(out, 'test.log')):
@@ -320,7 +357,7 @@ def print_table(results: List[Result]) -> None:
 
 def main() -> int:
 	ap = argparse.ArgumentParser(description=__doc__)
-	ap.add_argument('--arch', default='all', help='arm, microblaze, ia64, um or all')
+	ap.add_argument('--arch', default='all', help='arm, microblaze, ia64, um, host or all')
 	ap.add_argument('--target', help='one matrix line by name')
 	ap.add_argument('--suite', help='KUnit suite glob (kunit.filter_glob), e.g. slub_test')
 	ap.add_argument('--kernel_args', action='append', help='extra kernel command line argument')
