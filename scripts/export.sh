@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Write the work tree's commits since 'base' back to patches/ and series.
 # Reproducible: an unchanged commit exports to a byte-identical patch.
+#
+# usage: scripts/export.sh [DIR]   (DIR/patches and DIR/series; default: here)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+dest=${1:-$EARLYMM_TOP}
 [ -d "$TREE/.git" ] || die "no work tree at $TREE: run 'make tree' first"
 git -C "$TREE" diff --quiet HEAD || die "$TREE has uncommitted changes: commit them first"
 
@@ -14,16 +17,17 @@ trap 'rm -rf "$out"' EXIT
 git -C "$TREE" -c core.abbrev=12 -c diff.renames=true format-patch -q \
 	--zero-commit --no-signature --no-numbered -o "$out" base..HEAD
 
-mkdir -p "$EARLYMM_TOP/patches"
-find "$EARLYMM_TOP/patches" -name '*.patch' -delete
+mkdir -p "$dest/patches"
+find "$dest/patches" -name '*.patch' -delete
 {
 	echo "# earlymm: apply in this order (quilt series; written by 'make export')"
 	for p in "$out"/*.patch; do
 		[ -e "$p" ] || continue
-		cp "$p" "$EARLYMM_TOP/patches/"
+		cp "$p" "$dest/patches/"
 		basename "$p"
 	done
-} >"$EARLYMM_TOP/series"
+} >"$dest/series"
+[ "$dest" = "$EARLYMM_TOP" ] || exit 0
 git -C "$TREE" update-ref refs/earlymm/synced HEAD
 git -C "$TREE" config earlymm.serieshash "$(series_hash)"
 note "export: $(series_patches | wc -l) patches written to patches/"

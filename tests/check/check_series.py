@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# The series' upstream bar as a command: one line per check, then
+# "N passed, N failed". Reads patches/ and series (or --dir), and the work
+# tree's pristine 'base' for the kernel's own tools (checkpatch, kernel-doc).
+#
+# Checks here: checkpatch --strict, changelog lint, kernel-doc on touched
+# files with exports, the series applying three ways (quilt, git am,
+# patch -p1), and a reproducible 'make export'.
+
+import argparse
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import Dict, List, Set, Tuple
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+results: List[Tuple[str, str, str, str]] = []
+
+
+def report(ok: bool, check: str, what: str, detail: str = '') -> None:
+	status = 'PASS' if ok else 'FAIL'
+	results.append((status, check, what, detail))
+	print(f'{status}  {check:<14} {what}' + (f'  -- {detail}' if detail else ''), flush=True)
+
+
+def run(cmd: List[str], cwd: str = None, stdin=None, env=None) -> subprocess.CompletedProcess:
+	return subprocess.run(cmd, cwd=cwd, stdin=stdin, env=env, stdout=subprocess.PIPE,
+			      stderr=subprocess.STDOUT, text=True, errors='replace')
+
+
+def series(d: str) -> List[str]:
+	names = []
+	with open(os.path.join(d, 'series')) as f:
+		for line in f:
+			line = line.split('#', 1)[0].split()
+			if line:
+				names.append(line[0])
+	return names
+
+
+def identity() -> str:
+	"""The project identity, from its one definition in scripts/lib.sh."""
+	with open(os.path.join(TOP, 'scripts', 'lib.sh')) as f:
+		m = re.search(r"^EARLYMM_IDENTITY='([^']+)'", f.read(), re.M)
+	return m.group(1)
+
+
+def exceptions() -> Dict[str, Set[str]]:
+	"""checkpatch types allowed per patch glob, each with its reason."""
+	allowed: Dict[str, Set[str]] = {}
+	with open(os.path.join(HERE, 'checkpatch-exceptions')) as f:
+		for line in f:
+			line = line.strip()
+			if not line or line.startswith('#'):
+				continue
+			rule, reason = line.split('--', 1)
+			glob, kind = rule.split()
+			if not reason.strip():
+				raise SystemExit(f'checkpatch-exceptions: {line}: no reason given')
+			allowed.setdefault(glob, set()).add(kind)
+	return allowed
+
+
+def check_checkpatch(tree: str, d: str, names: List[str]) -> None:
+	allowed = exceptions()
+	for name in names:
+		ignore = set().union(*[k for g, k in allowed.items() if fnmatch.fnmatch(name, g)])
+		cmd = ['perl', 'scripts/checkpatch.pl', '--strict', '--terse', '--show-types', '--no-summary']
+		if ignore:
+			cmd += ['--ignore', ','.join(sorted(ignore))]
+		p = run(cmd + [os.path.join(d, 'patches', name)], cwd=tree)
+		issues = [l for l in p.stdout.splitlines() if re.search(r': (ERROR|WARNING|CHECK):', l)]
+		report(p.returncode == 0 and not issues, 'checkpatch', name,
+		       f'{len(issues)} issue(s), first: {issues[0]}' if issues else '')
+
+
+def parse_patch(path: str) -> Tuple[Dict[str, str], List[str]]:
+	"""Headers (unfolded) and changelog body lines (up to the '---')."""
+	with open(path, errors='replace') as f:
+		lines = f.read().splitlines()
+	headers: Dict[str, str] = {}
+	i, key = 0, None
+	while i < len(lines) and lines[i]:
+		if lines[i][0] in ' \t' and key:
+			headers[key] += ' ' + lines[i].strip()
+		else:
+			key, _, val = lines[i].partition(':')
+			headers[key] = val.strip()
+		i += 1
+	body = []
+	for line in lines[i + 1:]:
+		if line == '---':
+			break
+		body.append(line)
+	return headers, body
+
+
+# A subject's first word in a tense other than the imperative.
+NOT_IMPERATIVE = re.compile(r'^(\w+(ed|ing)|\w+[^su]s)$', re.I)
+
+
+def lint_changelog(path: str, ident: str) -> List[str]:
+	problems = []
+	headers, body = parse_patch(path)
+	subject = re.sub(r'^\[PATCH[^\]]*\]\s*', '', headers.get('Subject', ''))
+	m = re.match(r'^([\w./-]+(?:: [\w./-]+)*): (\S+)', subject)
+	if not m:
+		problems.append(f'subject "{subject}" is not "area: summary"')
+	elif NOT_IMPERATIVE.match(m.group(2)):
+		problems.append(f'subject verb "{m.group(2)}" is not imperative')
+	if len(subject) >= 75:
+		problems.append(f'subject is {len(subject)} characters (limit: under 75)')
+	if headers.get('From') != ident:
+		problems.append(f'From: is "{headers.get("From")}", not the project identity')
+	trailers = [l for l in body if re.match(r'^[A-Z][\w-]+: ', l)]
+	prose = [l for l in body if l.strip() and l not in trailers]
+	if len(prose) < 3:
+		problems.append('changelog body too short to say why (under 3 lines)')
+	if f'Signed-off-by: {ident}' not in trailers:
+		problems.append('no Signed-off-by from the project identity')
+	for t in trailers:
+		if t.startswith('Fixes:') and not re.match(r'^Fixes: [0-9a-f]{12,40} \("[^"]+"\)$', t):
+			problems.append(f'malformed "{t}" (want: Fixes: <12+ hex> ("subject"))')
+		if t.startswith('Link:') and not re.match(r'^Link: https?://\S+$', t):
+			problems.append(f'malformed "{t}" (want: Link: <URL>)')
+	return problems
+
+
+def check_changelogs(d: str, names: List[str]) -> None:
+	ident = identity()
+	for name in names:
+		problems = lint_changelog(os.path.join(d, 'patches', name), ident)
+		report(not problems, 'changelog', name, '; '.join(problems))
+
+
+def touched_files(d: str, names: List[str]) -> List[str]:
+	files: List[str] = []
+	for name in names:
+		p = run(['lsdiff', '--strip=1', os.path.join(d, 'patches', name)])
+		files += [f for f in p.stdout.split() if f not in files]
+	return files
+
+
+def check_kernel_doc(tree: str, files: List[str]) -> None:
+	"""Exported functions' kernel-doc: no warning the base did not have."""
+	checked = 0
+	for f in files:
+		path = os.path.join(tree, f)
+		if not f.endswith(('.c', '.h')) or not os.path.exists(path):
+			continue
+		with open(path, errors='replace') as src:
+			if 'EXPORT_SYMBOL' not in src.read():
+				continue
+		checked += 1
+		now = set(run(['scripts/kernel-doc', '-none', f], cwd=tree).stdout.splitlines())
+		base = set()
+		old = run(['git', 'show', f'base:{f}'], cwd=tree)
+		if old.returncode == 0:
+			with tempfile.NamedTemporaryFile('w', suffix=os.path.basename(f)) as tmp:
+				tmp.write(old.stdout)
+				tmp.flush()
+				base = {l.replace(tmp.name, f) for l in
+					run(['scripts/kernel-doc', '-none', tmp.name], cwd=tree).stdout.splitlines()}
+		strip = lambda s: {re.sub(r':\d+:', ':', l) for l in s}
+		new = strip(now) - strip(base)
+		report(not new, 'kernel-doc', f, f'{len(new)} new warning(s), first: {sorted(new)[0]}' if new else '')
+	if not checked:
+		report(True, 'kernel-doc', 'no touched file exports symbols')
+
+
+def pristine_copy(tree: str, files: List[str], dest: str) -> None:
+	"""The base version of the files the series touches (new files: absent)."""
+	existing = [f for f in files if run(['git', 'cat-file', '-e', f'base:{f}'], cwd=tree).returncode == 0]
+	if existing:
+		archive = subprocess.Popen(['git', 'archive', 'base', '--'] + existing, cwd=tree,
+					   stdout=subprocess.PIPE)
+		subprocess.run(['tar', '-x', '-C', dest], stdin=archive.stdout, check=True)
+		archive.wait()
+
+
+def check_apply(tree: str, d: str, names: List[str], files: List[str]) -> None:
+	patches = [os.path.join(d, 'patches', n) for n in names]
+	with tempfile.TemporaryDirectory() as tmp:
+		for how in ('quilt', 'git am', 'patch -p1'):
+			work = os.path.join(tmp, how.replace(' ', '-'))
+			os.makedirs(work)
+			pristine_copy(tree, files, work)
+			env = dict(os.environ, QUILT_PATCHES=os.path.join(d, 'patches'),
+				   QUILT_SERIES=os.path.join(d, 'series'))
+			if how == 'quilt':
+				p = run(['quilt', 'push', '-a', '-q'], cwd=work, env=env)
+				ok = p.returncode == 0 or (not names and p.returncode == 2)
+				report(ok, 'apply', 'quilt push -a', '' if ok else p.stdout.strip().splitlines()[-1])
+			elif how == 'git am':
+				run(['git', 'init', '-q'], cwd=work)
+				run(['git', 'add', '-A', '-f'], cwd=work)
+				run(['git', '-c', 'user.name=check', '-c', 'user.email=check@invalid', 'commit',
+				     '-q', '--allow-empty', '-m', 'base'], cwd=work)
+				p = run(['git', '-c', 'user.name=check', '-c', 'user.email=check@invalid',
+					 'am', '-q'] + patches, cwd=work)
+				report(p.returncode == 0, 'apply', 'git am',
+				       '' if p.returncode == 0 else p.stdout.strip().splitlines()[0])
+			else:
+				failed = ''
+				for patch in patches:
+					with open(patch) as f:
+						p = run(['patch', '-p1', '-N', '-s'], cwd=work, stdin=f)
+					if p.returncode:
+						failed = os.path.basename(patch)
+						break
+				report(not failed, 'apply', 'patch -p1 in series order',
+				       f'{failed} does not apply' if failed else '')
+
+
+def check_export(d: str) -> None:
+	"""'make export' of the work tree gives back patches/ and series exactly."""
+	with tempfile.TemporaryDirectory() as tmp:
+		p = run([os.path.join(TOP, 'scripts', 'export.sh'), tmp])
+		if p.returncode:
+			report(False, 'export', 'make export', p.stdout.strip().splitlines()[-1])
+			return
+		diff = run(['diff', '-r', '-u', d + '/patches', tmp + '/patches'])
+		sdiff = run(['diff', '-u', d + '/series', tmp + '/series'])
+		same = diff.returncode == 0 and sdiff.returncode == 0
+		report(same, 'export', 'make export reproduces patches/ and series',
+		       '' if same else 'differs: run make export, or make tree FORCE=1')
+
+
+def main() -> int:
+	ap = argparse.ArgumentParser(description=__doc__)
+	ap.add_argument('--dir', default=TOP, help='directory holding patches/ and series')
+	ap.add_argument('--tree', default=os.environ.get('TREE', os.path.join(TOP, 'build', 'tree')))
+	ap.add_argument('--no-export', action='store_true',
+			help='skip the export check (the work tree is not this series)')
+	args = ap.parse_args()
+
+	names = series(args.dir)
+	files = touched_files(args.dir, names)
+	check_checkpatch(args.tree, args.dir, names)
+	check_changelogs(args.dir, names)
+	check_kernel_doc(args.tree, files)
+	check_apply(args.tree, args.dir, names, files)
+	if not args.no_export:
+		check_export(args.dir)
+
+	failed = sum(1 for r in results if r[0] == 'FAIL')
+	print(f'\ncheck: {len(results) - failed} passed, {failed} failed')
+	for status, check, what, detail in results:
+		if status == 'FAIL':
+			print(f'  failed: {check} {what}: {detail}')
+	return 1 if failed else 0
+
+
+if __name__ == '__main__':
+	sys.exit(main())
