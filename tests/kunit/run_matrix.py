@@ -393,7 +393,11 @@ def main() -> int:
 	passed = sum(r.passed for r in results)
 	failed = sum(r.failed for r in results)
 	skipped = sum(r.skipped for r in results)
-	print(f'{passed} passed, {failed} failed, {skipped} skipped')
+	closing = f'{passed} passed, {failed} failed, {skipped} skipped'
+	print(closing)
+	# Kept for CI, which prints it last, after the series checks.
+	with open(os.path.join(args.build, 'results', 'summary'), 'w') as f:
+		f.write(closing + '\n')
 	return 1 if failed or any(r.status == 'FAIL' for r in results) else 0
 
 
