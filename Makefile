@@ -14,7 +14,7 @@ RUN_MATRIX := python3 tests/kunit/run_matrix.py \
 	$(if $(SUITE),--suite '$(SUITE)') $(if $(JOBS),--jobs $(JOBS)) \
 	$(if $(CONFIGS),--configs '$(CONFIGS)')
 
-.PHONY: main help setup tree test check export apply clean distclean identity
+.PHONY: main help setup tree test check check-bisect export apply clean distclean identity
 
 main: ## apply the series, build arm, boot it in QEMU and run the KUnit suites
 	@$(MAKE) --no-print-directory test ARCH=arm
@@ -35,9 +35,12 @@ tree: ## make build/tree: the pinned tree plus one commit per patch
 test: tree ## build and boot the matrix (ARCH=all by default), print results
 	@$(RUN_MATRIX)
 
-check: tree ## checkpatch, changelog lint, kernel-doc, apply 3 ways, export; self-test
+check: tree ## per patch: checkpatch, changelog; sparse/W=1/kernel-doc vs base; apply 3 ways
 	@python3 tests/check/check_series.py
 	@tests/check/selftest.sh
+
+check-bisect: tree ## build arm, microblaze, ia64 after each patch (SINCE=rev: changed ones)
+	@python3 tests/check/check_builds.py bisect $(if $(SINCE),--changed-since $(SINCE))
 
 export: ## write build/tree's commits back to patches/ and series
 	@scripts/export.sh

@@ -21,6 +21,10 @@ from typing import Dict, List, Set, Tuple
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
+from run_matrix import series_names, series_files  # noqa: E402
+sys.path.insert(0, HERE)
+import check_builds  # noqa: E402
 
 results: List[Tuple[str, str, str, str]] = []
 
@@ -34,16 +38,6 @@ def report(ok: bool, check: str, what: str, detail: str = '') -> None:
 def run(cmd: List[str], cwd: str = None, stdin=None, env=None) -> subprocess.CompletedProcess:
 	return subprocess.run(cmd, cwd=cwd, stdin=stdin, env=env, stdout=subprocess.PIPE,
 			      stderr=subprocess.STDOUT, text=True, errors='replace')
-
-
-def series(d: str) -> List[str]:
-	names = []
-	with open(os.path.join(d, 'series')) as f:
-		for line in f:
-			line = line.split('#', 1)[0].split()
-			if line:
-				names.append(line[0])
-	return names
 
 
 def identity() -> str:
@@ -141,14 +135,6 @@ def check_changelogs(d: str, names: List[str]) -> None:
 		report(not problems, 'changelog', name, '; '.join(problems))
 
 
-def touched_files(d: str, names: List[str]) -> List[str]:
-	files: List[str] = []
-	for name in names:
-		p = run(['lsdiff', '--strip=1', os.path.join(d, 'patches', name)])
-		files += [f for f in p.stdout.split() if f not in files]
-	return files
-
-
 def check_kernel_doc(tree: str, files: List[str]) -> None:
 	"""Exported functions' kernel-doc: no warning the base did not have."""
 	checked = 0
@@ -240,19 +226,24 @@ def main() -> int:
 	ap.add_argument('--tree', default=os.environ.get('TREE', os.path.join(TOP, 'build', 'tree')))
 	ap.add_argument('--no-export', action='store_true',
 			help='skip the export check (the work tree is not this series)')
+	ap.add_argument('--no-builds', action='store_true',
+			help='skip sparse and W=1 (they need the kernels of "make test")')
 	args = ap.parse_args()
 
-	names = series(args.dir)
-	files = touched_files(args.dir, names)
+	names = series_names(args.dir)
+	files = series_files(args.dir)
 	check_checkpatch(args.tree, args.dir, names)
 	check_changelogs(args.dir, names)
 	check_kernel_doc(args.tree, files)
 	check_apply(args.tree, args.dir, names, files)
 	if not args.no_export:
 		check_export(args.dir)
+	if not args.no_builds:
+		check_builds.check_warnings(check_builds.kernel_targets([]), os.cpu_count() or 1)
 
-	failed = sum(1 for r in results if r[0] == 'FAIL')
-	print(f'\ncheck: {len(results) - failed} passed, {failed} failed')
+	failed = sum(1 for r in results if r[0] == 'FAIL') + check_builds.failures
+	total = len(results) + check_builds.checks
+	print(f'\ncheck: {total - failed} passed, {failed} failed')
 	for status, check, what, detail in results:
 		if status == 'FAIL':
 			print(f'  failed: {check} {what}: {detail}')

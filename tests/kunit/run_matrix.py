@@ -78,14 +78,23 @@ def toolchain_env(arch: str) -> Dict[str, str]:
 		bindir = subprocess.run([os.path.join(TOP, 'scripts', 'build-toolchain.sh'), source_built],
 					check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
 		env['PATH'] = bindir + os.pathsep + env['PATH']
-	# ccache keys on relative paths below the checkout, so fresh clones hit.
+	# ccache keys on relative paths below the checkout, so fresh clones hit;
+	# and a fresh checkout's files are all "too new" for ccache's fast direct
+	# mode unless their mtimes are left out of the key (contents still count).
 	env.setdefault('CCACHE_BASEDIR', TOP)
+	env.setdefault('CCACHE_SLOPPINESS', 'include_file_ctime,include_file_mtime')
 	return env
 
 
 def make_options(arch: str) -> List[str]:
 	prefix = CROSS[arch][0]
 	return [f'CC=ccache {prefix}gcc', 'HOSTCC=ccache gcc']
+
+
+def make_cmd(arch: str, tree: str, out: str, jobs: int) -> List[str]:
+	"""Kbuild for one arch: out of tree, cross compiler, ccache."""
+	return ['make', '-C', tree, f'O={out}', f'ARCH={arch}', f'CROSS_COMPILE={CROSS[arch][0]}',
+		f'-j{jobs}'] + make_options(arch)
 
 
 def kunit_tool(tree: str) -> str:
@@ -232,8 +241,7 @@ def build_only(t: Target, tree: str, out: str, args, jobs: int, res: Result) -> 
 	for frag in fragment_paths(t):
 		want.merge_in_entries(kunit_config.parse_file(frag))
 	want.write_to_file(os.path.join(out, '.config'))
-	make = ['make', '-C', tree, f'O={out}', f'ARCH={t.arch}', f'CROSS_COMPILE={CROSS[t.arch][0]}',
-		f'-j{jobs}'] + make_options(t.arch)
+	make = make_cmd(t.arch, tree, out, jobs)
 	buildlog = os.path.join(out, 'build.log')
 	with open(buildlog, 'w') as blog:
 		for goal in (['olddefconfig'], ['vmlinux']):
@@ -251,24 +259,36 @@ def build_only(t: Target, tree: str, out: str, args, jobs: int, res: Result) -> 
 	res.note = f'{t.arch}: built, not booted (no emulator); sparse: {warnings}'
 
 
-def series_c_files() -> List[str]:
-	files = []
-	with open(os.path.join(TOP, 'series')) as s:
-		for name in s:
-			name = name.split('#', 1)[0].split()
-			if not name:
-				continue
-			with open(os.path.join(TOP, 'patches', name[0]), errors='replace') as p:
-				for line in p:
-					m = re.match(r'\+\+\+ b/(\S+\.c)$', line)
-					if m and m.group(1) not in files:
-						files.append(m.group(1))
+def series_names(d: str = TOP) -> List[str]:
+	"""The patch file names of d/series, in order."""
+	names = []
+	with open(os.path.join(d, 'series')) as f:
+		for line in f:
+			line = line.split('#', 1)[0].split()
+			if line:
+				names.append(line[0])
+	return names
+
+
+def series_files(d: str = TOP) -> List[str]:
+	"""Every file the series in d touches, in first-touched order."""
+	files: List[str] = []
+	for name in series_names(d):
+		p = subprocess.run(['lsdiff', '--strip=1', os.path.join(d, 'patches', name)],
+				   stdout=subprocess.PIPE, text=True, check=True)
+		files += [f for f in p.stdout.split() if f not in files]
 	return files
+
+
+def built_series_objects(out: str) -> List[str]:
+	"""Objects of the series' .c files that the kernel in out compiles."""
+	return [f[:-2] + '.o' for f in series_files() if f.endswith('.c')
+		and os.path.exists(os.path.join(out, f[:-2] + '.o'))]
 
 
 def sparse_series_files(make: List[str], env, out: str) -> str:
 	"""sparse (C=2) on each series .c file this kernel compiles."""
-	objs = [f[:-2] + '.o' for f in series_c_files() if os.path.exists(os.path.join(out, f[:-2] + '.o'))]
+	objs = built_series_objects(out)
 	if not objs:
 		return 'no series file in this build'
 	p = subprocess.run(make + ['C=2'] + objs, env=env, stdout=subprocess.PIPE,

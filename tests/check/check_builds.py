@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# The series' build checks, per kernel of the test matrix (arm, microblaze,
+# ia64), using the configurations 'make test' built:
+#
+#   warnings  sparse (C=2) and W=1 on the .c files the series touches: no
+#             warning the pristine base did not already have.
+#   bisect    every patch of the series builds and links vmlinux on its own.
+#
+# The base and bisect trees live at build/<name>/tree and build their
+# kernels in build/<name>/out/<target>: the same relative layout as
+# build/tree and build/out/<target>, so Kbuild's command lines are identical
+# and ccache serves every file a patch did not change.
+
+import argparse
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from typing import Counter, List
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
+from run_matrix import (Target, read_matrix, make_cmd, toolchain_env,  # noqa: E402
+			built_series_objects, series_files, series_names, log)
+
+BUILD = os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build'))
+TREE = os.environ.get('TREE', os.path.join(BUILD, 'tree'))
+failures = 0
+checks = 0
+
+
+def report(ok: bool, check: str, what: str, detail: str = '') -> None:
+	global failures, checks
+	checks += 1
+	failures += not ok
+	print(f'{"PASS" if ok else "FAIL"}  {check:<14} {what}' + (f'  -- {detail}' if detail else ''),
+	      flush=True)
+
+
+def kernel_targets(jobs_only: List[str]) -> List[Target]:
+	"""Matrix lines that build a kernel of a series arch (not um, not host)."""
+	return [t for t in read_matrix(os.path.join(TOP, 'tests', 'kunit', 'matrix'))
+		if t.boot in ('kunit', 'halt', 'build') and t.arch in ('arm', 'microblaze', 'ia64')
+		and (not jobs_only or t.name in jobs_only)]
+
+
+def tree_at(name: str, rev: str) -> str:
+	"""A detached worktree of build/tree at rev, in build/<name>/tree."""
+	path = os.path.join(BUILD, name, 'tree')
+	if not os.path.isdir(path):
+		subprocess.run(['git', '-C', TREE, 'worktree', 'prune'], check=True)
+		subprocess.run(['git', '-C', TREE, 'worktree', 'add', '-q', '--detach', path, rev], check=True)
+	else:
+		subprocess.run(['git', '-C', path, 'checkout', '-q', '--detach', rev], check=True)
+	return path
+
+
+def configure(t: Target, tree: str, out: str, jobs: int) -> List[str]:
+	"""Give out the configuration 'make test' used for t; return the make command."""
+	config = os.path.join(BUILD, 'out', t.name, '.config')
+	if not os.path.exists(config):
+		raise SystemExit(f'check: {config} missing: run "make test TARGET={t.name}" first')
+	os.makedirs(out, exist_ok=True)
+	shutil.copy(config, os.path.join(out, '.config'))
+	make = make_cmd(t.arch, tree, out, jobs)
+	subprocess.run(make + ['olddefconfig'], env=toolchain_env(t.arch), stdout=subprocess.DEVNULL,
+		       check=True)
+	return make
+
+
+# gcc names files relative to the build directory (../../tree/mm/x.c), sparse
+# absolutely (/.../build/base/tree/mm/x.c): keep what follows the last tree/.
+WARNING = re.compile(r'^(?:\S*\btree/)?(\S+?):\d+:(?:\d+:)? (warning|error): (.*)$')
+
+
+def warnings(make: List[str], arch: str, objs: List[str], flag: str) -> Counter[str]:
+	"""Warnings (file: message, no line numbers) from building objs with flag,
+	in the files the series touches. A warning elsewhere (an untouched
+	header) is the base's, even where the base object did not build at all."""
+	touched = set(series_files())
+	p = subprocess.run(make + [flag] + objs, env=toolchain_env(arch), stdout=subprocess.PIPE,
+			   stderr=subprocess.STDOUT, text=True, errors='replace')
+	found: Counter[str] = collections.Counter()
+	for line in p.stdout.splitlines():
+		m = WARNING.match(line)
+		if m and m.group(1) in touched:
+			found[f'{m.group(1)}: {m.group(2)}: {m.group(3)}'] += 1
+	return found
+
+
+def check_warnings(targets: List[Target], jobs: int) -> None:
+	base_tree = tree_at('base', 'base')
+	for t in targets:
+		out = os.path.join(BUILD, 'out', t.name)
+		objs = built_series_objects(out)
+		if not objs:
+			report(True, 'sparse', t.name, 'no series .c file in this kernel')
+			report(True, 'W=1', t.name, 'no series .c file in this kernel')
+			continue
+		make = make_cmd(t.arch, TREE, out, jobs)
+		base_make = configure(t, base_tree, os.path.join(BUILD, 'base', 'out', t.name), jobs)
+		base_objs = [o for o in objs if os.path.exists(os.path.join(base_tree, o[:-2] + '.c'))]
+		for check, flag in (('sparse', 'C=2'), ('W=1', 'W=1')):
+			now = warnings(make, t.arch, objs, flag)
+			before = warnings(base_make, t.arch, base_objs, flag) if base_objs else collections.Counter()
+			new = now - before
+			report(not new, check, t.name,
+			       f'{sum(new.values())} new, first: {sorted(new)[0]}' if new
+			       else f'no new warnings in {len(objs)} file(s)')
+
+
+def changed_patches(since: str) -> List[str]:
+	"""Patch files added or changed in this repository since rev."""
+	p = subprocess.run(['git', '-C', TOP, 'diff', '--name-only', '--diff-filter=AM', since, '--',
+			    'patches/'], stdout=subprocess.PIPE, text=True, check=True)
+	return [os.path.basename(f) for f in p.stdout.split()]
+
+
+def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
+	commits = subprocess.run(['git', '-C', TREE, 'rev-list', '--reverse', 'base..HEAD'],
+				 stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+	# Commit n of build/tree is patch n of the series ('make check' checks
+	# that the two agree).
+	names = series_names()
+	wanted = set(changed_patches(since)) if since else set(names)
+	if not wanted:
+		log(f'bisect: no patch changed since {since}: nothing to build')
+		return
+	start = time.monotonic()
+	tree = tree_at('bisect', 'base')
+	for n, c in enumerate(commits, 1):
+		if n <= len(names) and names[n - 1] not in wanted:
+			continue
+		subject = subprocess.run(['git', '-C', TREE, 'log', '-1', '--format=%s', c],
+					 stdout=subprocess.PIPE, text=True).stdout.strip()
+		tree = tree_at('bisect', c)
+		for t in targets:
+			out = os.path.join(BUILD, 'bisect', 'out', t.name)
+			t0 = time.monotonic()
+			make = configure(t, tree, out, jobs)
+			logfile = os.path.join(out, 'build.log')
+			with open(logfile, 'w') as f:
+				rc = subprocess.run(make + ['vmlinux'], env=toolchain_env(t.arch),
+						    stdout=f, stderr=subprocess.STDOUT).returncode
+			report(rc == 0, 'bisect', f'{n:04d} {t.name:<11} {subject[:50]}',
+			       f'{time.monotonic() - t0:.0f} s' if rc == 0 else f'build failed, see {logfile}')
+	log(f'bisect: {len(commits)} patches x {len(targets)} kernels in {time.monotonic() - start:.0f} s')
+
+
+def main() -> int:
+	ap = argparse.ArgumentParser(description=__doc__)
+	ap.add_argument('what', choices=['warnings', 'bisect'])
+	ap.add_argument('--target', action='append', help='limit to these matrix lines')
+	ap.add_argument('--changed-since', metavar='REV',
+			help='bisect: only the patches this repository changed since REV')
+	ap.add_argument('--jobs', type=int, default=int(os.environ.get('JOBS', os.cpu_count() or 1)))
+	args = ap.parse_args()
+	targets = kernel_targets(args.target or [])
+	if args.what == 'warnings':
+		check_warnings(targets, args.jobs)
+	else:
+		check_bisect(targets, args.jobs, args.changed_since)
+	print(f'\n{args.what}: {checks - failures} passed, {failures} failed')
+	return 1 if failures else 0
+
+
+if __name__ == '__main__':
+	sys.exit(main())
