@@ -13,7 +13,6 @@ import argparse
 import fnmatch
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
