@@ -171,7 +171,7 @@ def check_kernel_doc(tree: str, d: str, names: List[str], files: List[str], src:
 				continue  # an exported variable: kernel-doc covers functions
 			# Only an output mode (not -none) reports an undocumented function.
 			out = run(['scripts/kernel-doc', '-rst', '-function', sym, path], cwd=tree).stdout
-			if 'not found' in out:
+			if f"'{sym}' not found" in out:
 				problems.append(f'exported {sym}() has no kernel-doc comment')
 		report(not problems, 'kernel-doc', f, f'{len(problems)} problem(s), first: {problems[0]}'
 		       if problems else '')
