@@ -105,6 +105,13 @@ def fragment_paths(t: Target) -> List[str]:
 	return [os.path.join(TOP, 'configs', f + '.config') for f in t.fragments]
 
 
+def qemu_config_dtb(path: str) -> Optional[str]:
+	"""The DTB a qemu_config names (DTB = '...'), for boards that need one."""
+	with open(path) as f:
+		m = re.search(r"^DTB = '([^']+)'", f.read(), re.M)
+	return m.group(1) if m else None
+
+
 def run_kunit(t: Target, tree: str, out: str, args, jobs: int):
 	"""Run kunit.py, echoing its output; returns (exit code, timed out?)."""
 	if t.boot == 'halt':
@@ -121,6 +128,9 @@ def run_kunit(t: Target, tree: str, out: str, args, jobs: int):
 		cmd += ['--arch', t.arch]
 	else:
 		cmd += ['--qemu_config', os.path.join(TOP, t.qemu)]
+		dtb = qemu_config_dtb(os.path.join(TOP, t.qemu))
+		if dtb:
+			cmd += ['--qemu_args=-dtb', '--qemu_args=' + os.path.join(out, dtb)]
 	if CROSS[t.arch][0]:
 		cmd += ['--cross_compile', CROSS[t.arch][0]]
 	for a in args.kernel_args or []:
