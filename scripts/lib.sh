@@ -34,6 +34,13 @@ EARLYMM_IDENTITY='earlymm project <earlymm@example.invalid>'
 
 TREE=${TREE:-$EARLYMM_BUILD/tree}
 
+# tree_identity "Name <mail>": commit in the work tree as that identity.
+tree_identity() {
+	local mail=${1##*<}
+	git -C "$TREE" config user.name "${1% <*}"
+	git -C "$TREE" config user.email "${mail%>}"
+}
+
 # series_patches: the patch files named by 'series', in order (quilt format:
 # one name per line, '#' comments, optional -pN which must be -p1).
 series_patches() {

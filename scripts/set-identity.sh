@@ -20,10 +20,7 @@ for p in $(series_patches); do
 		-e "s/^Signed-off-by: $(esc "$old")\$/Signed-off-by: $(esc "$new")/" "$p"
 done
 if [ -d "$TREE/.git" ]; then
-	name=${new% <*}
-	mail=${new##*<}
-	git -C "$TREE" config user.name "$name"
-	git -C "$TREE" config user.email "${mail%>}"
+	tree_identity "$new"
 	note "build/tree still has the old sign-offs: 'make tree FORCE=1' re-applies the series"
 fi
 note "identity: $new (lib.sh and $(series_patches | wc -l) patches)"

@@ -32,10 +32,7 @@ if [ ! -d "$TREE/.git" ]; then
 	mkdir -p "$(dirname "$TREE")"
 	git clone -q --shared "$base" "$TREE"
 	git_t fetch -q --tags
-	name=${EARLYMM_IDENTITY% <*}
-	mail=${EARLYMM_IDENTITY##*<}
-	git_t config user.name "$name"
-	git_t config user.email "${mail%>}"
+	tree_identity "$EARLYMM_IDENTITY"
 	# Debian's .gitignore ignores the whole top level ("/*"), which would
 	# hide every file a patch adds. Drop that block in the work tree only.
 	git_t update-index --skip-worktree .gitignore
