@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Counter, List
+from typing import Counter, List, Tuple
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
@@ -30,16 +30,24 @@ from run_matrix import (Target, read_matrix, make_cmd, toolchain_env,  # noqa: E
 
 BUILD = os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build'))
 TREE = os.environ.get('TREE', os.path.join(BUILD, 'tree'))
-failures = 0
-checks = 0
+# Every check's outcome, in order: (status, check, what, detail).
+results: List[Tuple[str, str, str, str]] = []
 
 
 def report(ok: bool, check: str, what: str, detail: str = '') -> None:
-	global failures, checks
-	checks += 1
-	failures += not ok
-	print(f'{"PASS" if ok else "FAIL"}  {check:<14} {what}' + (f'  -- {detail}' if detail else ''),
-	      flush=True)
+	"""Print and record one check: one line, PASS or FAIL, and why."""
+	status = 'PASS' if ok else 'FAIL'
+	results.append((status, check, what, detail))
+	print(f'{status}  {check:<14} {what}' + (f'  -- {detail}' if detail else ''), flush=True)
+
+
+def summary(name: str) -> int:
+	"""Print the closing line and the failures again; return the exit code."""
+	failed = [r for r in results if r[0] == 'FAIL']
+	print(f'\n{name}: {len(results) - len(failed)} passed, {len(failed)} failed')
+	for _, check, what, detail in failed:
+		print(f'  failed: {check} {what}: {detail}')
+	return 1 if failed else 0
 
 
 def kernel_targets(jobs_only: List[str]) -> List[Target]:
@@ -165,8 +173,7 @@ def main() -> int:
 		check_warnings(targets, args.jobs)
 	else:
 		check_bisect(targets, args.jobs, args.changed_since)
-	print(f'\n{args.what}: {checks - failures} passed, {failures} failed')
-	return 1 if failures else 0
+	return summary(args.what)
 
 
 if __name__ == '__main__':

@@ -24,15 +24,7 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
 from run_matrix import series_names, series_files  # noqa: E402
 sys.path.insert(0, HERE)
 import check_builds  # noqa: E402
-
-results: List[Tuple[str, str, str, str]] = []
-
-
-def report(ok: bool, check: str, what: str, detail: str = '') -> None:
-	status = 'PASS' if ok else 'FAIL'
-	results.append((status, check, what, detail))
-	print(f'{status}  {check:<14} {what}' + (f'  -- {detail}' if detail else ''), flush=True)
-
+from check_builds import report  # noqa: E402
 
 def run(cmd: List[str], cwd: str = None, stdin=None, env=None) -> subprocess.CompletedProcess:
 	return subprocess.run(cmd, cwd=cwd, stdin=stdin, env=env, stdout=subprocess.PIPE,
@@ -260,13 +252,7 @@ def main() -> int:
 	if not args.no_builds:
 		check_builds.check_warnings(check_builds.kernel_targets([]), os.cpu_count() or 1)
 
-	failed = sum(1 for r in results if r[0] == 'FAIL') + check_builds.failures
-	total = len(results) + check_builds.checks
-	print(f'\ncheck: {total - failed} passed, {failed} failed')
-	for status, check, what, detail in results:
-		if status == 'FAIL':
-			print(f'  failed: {check} {what}: {detail}')
-	return 1 if failed else 0
+	return check_builds.summary('check')
 
 
 if __name__ == '__main__':
