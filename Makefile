@@ -14,7 +14,9 @@ RUN_MATRIX := python3 tests/kunit/run_matrix.py \
 	$(if $(SUITE),--suite '$(SUITE)') $(if $(JOBS),--jobs $(JOBS)) \
 	$(if $(CONFIGS),--configs '$(CONFIGS)')
 
-.PHONY: main help setup tree test check check-bisect export apply clean distclean identity
+comma := ,
+
+.PHONY: main help setup tree test check check-bisect compare export apply clean distclean identity
 
 main: ## apply the series, build arm, boot it in QEMU and run the KUnit suites
 	@$(MAKE) --no-print-directory test ARCH=arm
@@ -41,6 +43,10 @@ check: tree ## per patch: checkpatch, changelog; sparse/W=1/kernel-doc vs base; 
 
 check-bisect: tree ## build arm, microblaze, ia64 after each patch (SINCE=rev: changed ones)
 	@python3 tests/check/check_builds.py bisect $(if $(SINCE),--changed-since $(SINCE))
+
+compare: ## bloat-o-meter + objdump between two build/tree revisions: FROM= TO= [TARGET=arm FUNCS=f,g SET=CONFIG_X=y]
+	@python3 tests/check/check_builds.py compare --revs $(FROM) $(TO) --target $(or $(TARGET),arm) \
+		$(foreach f,$(subst $(comma), ,$(FUNCS)),--function $(f)) $(foreach s,$(subst $(comma), ,$(SET)),--set $(s))
 
 export: ## write build/tree's commits back to patches/ and series
 	@scripts/export.sh

@@ -8,7 +8,7 @@ set -euo pipefail
 # sources the microblaze and ia64 compilers are built from.
 PACKAGES=(
 	make gcc bc bison flex libssl-dev libelf-dev cpio kmod rsync xz-utils python3
-	ccache sparse quilt patchutils git liburcu-dev
+	ccache sparse quilt patchutils git liburcu-dev python3-ply python3-git
 	gcc-arm-linux-gnueabihf qemu-system-arm qemu-system-misc
 	binutils-source gcc-12-source binutils-ia64-linux-gnu
 	libgmp-dev libmpfr-dev libmpc-dev texinfo

@@ -61,8 +61,14 @@ def check_checkpatch(tree: str, d: str, names: List[str]) -> None:
 		cmd = ['perl', 'scripts/checkpatch.pl', '--strict', '--terse', '--show-types', '--no-summary']
 		if ignore:
 			cmd += ['--ignore', ','.join(sorted(ignore))]
-		p = run(cmd + [os.path.join(d, 'patches', name)], cwd=tree)
+		# checkpatch runs scripts/spdxcheck.py through "python3" on PATH; it
+		# needs Debian's python3-ply, so Debian's python3 must come first.
+		env = dict(os.environ, PATH='/usr/bin:' + os.environ['PATH'])
+		p = run(cmd + [os.path.join(d, 'patches', name)], cwd=tree, env=env)
 		issues = [l for l in p.stdout.splitlines() if re.search(r': (ERROR|WARNING|CHECK):', l)]
+		if 'Traceback' in p.stdout:
+			issues.append('a checkpatch helper script crashed (SPDX check not run?): ' +
+				      p.stdout.split('Traceback', 1)[1].strip().splitlines()[-1])
 		report(p.returncode == 0 and not issues, 'checkpatch', name,
 		       f'{len(issues)} issue(s), first: {issues[0]}' if issues else '')
 

@@ -40,7 +40,10 @@ class Target:
 	boot: str
 	fragments: List[str]
 	qemu: str
+	cmdline: List[str]
 	timeout: Optional[int]
+	# Build directory name: the first line with the same kernel and machine.
+	build: str = ''
 
 
 @dataclass
@@ -61,10 +64,25 @@ def read_matrix(path: str) -> List[Target]:
 			line = line.split('#', 1)[0].split()
 			if not line:
 				continue
-			name, arch, boot, frags, qemu, timeout = line
+			name, arch, boot, frags, qemu, cmdline, timeout = line
 			targets.append(Target(name, arch, boot, frags.split(','), qemu,
+					      [] if cmdline == '-' else cmdline.split(','),
 					      None if timeout == '-' else int(timeout)))
+	share_builds(targets)
 	return targets
+
+
+def share_builds(targets: List[Target]) -> None:
+	"""Lines that differ only in their command line boot the same kernel."""
+	first: Dict[Tuple[str, Tuple[str, ...], str], str] = {}
+	for t in targets:
+		t.build = first.setdefault((t.arch, tuple(t.fragments), t.qemu), t.name)
+
+
+def machines(targets: List[Target]) -> List[Target]:
+	"""The first line of each arch and qemu: one kernel per machine."""
+	seen = set()
+	return [t for t in targets if (t.arch, t.qemu) not in seen and not seen.add((t.arch, t.qemu))]
 
 
 def log(msg: str) -> None:
@@ -112,14 +130,14 @@ def qemu_config_dtb(path: str) -> Optional[str]:
 	return m.group(1) if m else None
 
 
-def run_kunit(t: Target, tree: str, out: str, args, jobs: int):
+def run_kunit(t: Target, tree: str, out: str, results_dir: str, args, jobs: int):
 	"""Run kunit.py, echoing its output; returns (exit code, timed out?)."""
 	if t.boot == 'halt':
 		cmd = [sys.executable, os.path.join(TOP, 'tests', 'kunit', 'kunit_until_halt.py'), tree]
 	else:
 		cmd = [sys.executable, os.path.join(kunit_tool(tree), 'kunit.py')]
 	cmd += ['run', '--build_dir', out, '--jobs', str(jobs), '--timeout', str(t.timeout),
-		'--json=' + os.path.join(out, 'results.json')]
+		'--json=' + os.path.join(results_dir, t.name + '.json')]
 	for frag in fragment_paths(t):
 		cmd += ['--kunitconfig', frag]
 	for opt in make_options(t.arch):
@@ -133,7 +151,7 @@ def run_kunit(t: Target, tree: str, out: str, args, jobs: int):
 			cmd += ['--qemu_args=-dtb', '--qemu_args=' + os.path.join(out, dtb)]
 	if CROSS[t.arch][0]:
 		cmd += ['--cross_compile', CROSS[t.arch][0]]
-	for a in args.kernel_args or []:
+	for a in t.cmdline + (args.kernel_args or []):
 		cmd += ['--kernel_args', a]
 	if args.suite:
 		cmd.append(args.suite)
@@ -347,7 +365,7 @@ def simulate(t: Target, tree: str, out: str, jobs: int, res: Result) -> None:
 
 
 def run_target(t: Target, tree: str, args) -> Result:
-	out = os.path.join(args.build, 'out', t.name)
+	out = os.path.join(args.build, 'out', t.build)
 	results_dir = os.path.join(args.build, 'results')
 	os.makedirs(results_dir, exist_ok=True)
 	res = Result(t)
@@ -361,7 +379,7 @@ def run_target(t: Target, tree: str, args) -> Result:
 		os.makedirs(out, exist_ok=True)
 		if os.path.exists(os.path.join(out, 'test.log')):
 			os.unlink(os.path.join(out, 'test.log'))
-		rc, timeout = run_kunit(t, tree, out, args, args.jobs)
+		rc, timeout = run_kunit(t, tree, out, results_dir, args, args.jobs)
 		collect(t, tree, out, results_dir, res)
 		if timeout:
 			# A kernel that does not finish, or does not shut down, hangs CI.
@@ -378,9 +396,9 @@ def run_target(t: Target, tree: str, args) -> Result:
 
 def print_table(results: List[Result]) -> None:
 	print()
-	print(f'{"target":<14} {"arch":<11} {"status":<6} {"passed":>6} {"failed":>6} {"skipped":>7} {"time":>6}  note')
+	print(f'{"target":<25} {"arch":<11} {"status":<6} {"passed":>6} {"failed":>6} {"skipped":>7} {"time":>6}  note')
 	for r in results:
-		print(f'{r.target.name:<14} {r.target.arch:<11} {r.status:<6} {r.passed:>6} {r.failed:>6} '
+		print(f'{r.target.name:<25} {r.target.arch:<11} {r.status:<6} {r.passed:>6} {r.failed:>6} '
 		      f'{r.skipped:>7} {r.seconds:>5.0f}s  {r.note}')
 	print()
 
@@ -398,6 +416,8 @@ def main() -> int:
 	ap.add_argument('--jobs', type=int, default=int(os.environ.get('JOBS', os.cpu_count() or 1)))
 	ap.add_argument('--matrix', default=os.path.join(TOP, 'tests', 'kunit', 'matrix'))
 	args = ap.parse_args()
+	# kunit.py runs in the tree: every path handed to it must be absolute.
+	args.tree, args.build = os.path.abspath(args.tree), os.path.abspath(args.build)
 
 	targets = read_matrix(args.matrix)
 	if args.target:
@@ -417,6 +437,7 @@ def main() -> int:
 		for t in targets:
 			t.name += '+' + '+'.join(extra)
 			t.fragments += extra
+		share_builds(targets)
 
 	results = [run_target(t, args.tree, args) for t in targets]
 	print_table(results)
