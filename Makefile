@@ -16,7 +16,7 @@ RUN_MATRIX := python3 tests/kunit/run_matrix.py \
 
 comma := ,
 
-.PHONY: main help setup tree test check check-bisect compare export apply clean distclean identity
+.PHONY: main help setup tree test check check-bisect compare bench-memblock export apply clean distclean identity
 
 main: ## apply the series, build arm, boot it in QEMU and run the KUnit suites
 	@$(MAKE) --no-print-directory test ARCH=arm
@@ -47,6 +47,9 @@ check-bisect: tree ## build arm, microblaze, ia64 after each patch (SINCE=rev: c
 compare: ## bloat-o-meter + objdump between two build/tree revisions: FROM= TO= [TARGET=arm FUNCS=f,g SET=CONFIG_X=y]
 	@python3 tests/check/check_builds.py compare --revs $(FROM) $(TO) --target $(or $(TARGET),arm) \
 		$(foreach f,$(subst $(comma), ,$(FUNCS)),--function $(f)) $(foreach s,$(subst $(comma), ,$(SET)),--set $(s))
+
+bench-memblock: tree ## the boot-time cost of one early_contig request (host, memblock simulator)
+	@tests/bench/memblock-request-cost.sh
 
 export: ## write build/tree's commits back to patches/ and series
 	@scripts/export.sh

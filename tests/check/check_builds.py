@@ -94,6 +94,12 @@ def warnings(make: List[str], arch: str, objs: List[str], flag: str) -> Counter[
 	in the files the series touches. A warning elsewhere (an untouched
 	header) is the base's, even where the base object did not build at all."""
 	touched = set(series_files())
+	# Make rebuilds nothing that is up to date, and an object built with
+	# W=1 before stays so: remove the objects so that both sides compile.
+	out = next(a[2:] for a in make if a.startswith('O='))
+	for o in objs:
+		if os.path.exists(os.path.join(out, o)):
+			os.remove(os.path.join(out, o))
 	p = subprocess.run(make + [flag] + objs, env=toolchain_env(arch), stdout=subprocess.PIPE,
 			   stderr=subprocess.STDOUT, text=True, errors='replace')
 	found: Counter[str] = collections.Counter()

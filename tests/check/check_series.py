@@ -147,34 +147,50 @@ def added_exports(d: str, names: List[str]) -> Dict[str, List[str]]:
 	return exports
 
 
+def kernel_doc_problems(tree: str, path: str) -> List[str]:
+	"""kernel-doc -none's warnings for path, without the 'file:line: ' prefix."""
+	out = run(['scripts/kernel-doc', '-none', path], cwd=tree).stdout.splitlines()
+	return [re.sub(r'^\S+:\d+: ', '', l) for l in out
+		if re.search(r'warning|error', l, re.I) and 'Sphinx version' not in l]
+
+
 def check_kernel_doc(tree: str, d: str, names: List[str], files: List[str], src: str) -> None:
-	"""Touched files with exports are kernel-doc clean, and every function the
-	series exports has a kernel-doc comment. src: the files as the series
-	makes them (patch -p1 on the base); the tree supplies scripts/kernel-doc."""
+	"""Touched files with exports have no kernel-doc warning the pristine
+	base did not have, and every function the series exports has a
+	kernel-doc comment. src: the files as the series makes them (patch -p1 on
+	the base); the tree supplies scripts/kernel-doc and the base."""
 	exports = added_exports(d, names)
 	checked = 0
-	for f in files:
-		path = os.path.join(src, f)
-		if not f.endswith(('.c', '.h')) or not os.path.exists(path):
-			continue
-		with open(path, errors='replace') as fh:
-			text = fh.read()
-		if 'EXPORT_SYMBOL' not in text:
-			continue
-		checked += 1
-		problems = [l for l in run(['scripts/kernel-doc', '-none', path], cwd=tree).stdout.splitlines()
-			    if re.search(r'warning|error', l, re.I) and 'Sphinx version' not in l]
-		for sym in exports.get(f, []):
-			if not re.search(r'^\w[^;=]*\b' + sym + r'\s*\(', text, re.M):
-				continue  # an exported variable: kernel-doc covers functions
-			# Only an output mode (not -none) reports an undocumented function.
-			out = run(['scripts/kernel-doc', '-rst', '-function', sym, path], cwd=tree).stdout
-			if f"'{sym}' not found" in out:
-				problems.append(f'exported {sym}() has no kernel-doc comment')
-		report(not problems, 'kernel-doc', f, f'{len(problems)} problem(s), first: {problems[0]}'
-		       if problems else '')
+	with tempfile.TemporaryDirectory() as base:
+		pristine_copy(tree, files, base)
+		for f in files:
+			checked += check_kernel_doc_file(tree, f, src, base, exports.get(f, []))
 	if not checked:
 		report(True, 'kernel-doc', 'no touched file exports symbols')
+
+
+def check_kernel_doc_file(tree: str, f: str, src: str, base: str, exports: List[str]) -> int:
+	"""Report on one touched file; return 1 if it was checked."""
+	path = os.path.join(src, f)
+	if not f.endswith(('.c', '.h')) or not os.path.exists(path):
+		return 0
+	with open(path, errors='replace') as fh:
+		text = fh.read()
+	if 'EXPORT_SYMBOL' not in text:
+		return 0
+	old = os.path.join(base, f)
+	known = kernel_doc_problems(tree, old) if os.path.exists(old) else []
+	problems = [p for p in kernel_doc_problems(tree, path) if p not in known]
+	for sym in exports:
+		if not re.search(r'^\w[^;=]*\b' + sym + r'\s*\(', text, re.M):
+			continue  # an exported variable: kernel-doc covers functions
+		# Only an output mode (not -none) reports an undocumented function.
+		out = run(['scripts/kernel-doc', '-rst', '-function', sym, path], cwd=tree).stdout
+		if f"'{sym}' not found" in out:
+			problems.append(f'exported {sym}() has no kernel-doc comment')
+	report(not problems, 'kernel-doc', f, f'{len(problems)} new problem(s), first: {problems[0]}'
+	       if problems else '')
+	return 1
 
 
 def pristine_copy(tree: str, files: List[str], dest: str) -> None:
