@@ -40,7 +40,7 @@ binutils() {
 	tar -C "$work" -xf /usr/src/binutils/binutils-*.tar.xz
 	mkdir -p "$work/build-binutils"
 	cd "$work/build-binutils"
-	run ../binutils-*/configure --prefix="$prefix" --target="$triplet" \
+	CFLAGS=-O2 CXXFLAGS=-O2 run ../binutils-*/configure --prefix="$prefix" --target="$triplet" \
 		--disable-nls --disable-werror --disable-gdb --disable-gdbserver \
 		--disable-sim --disable-gprofng
 	run make -j"$JOBS"
@@ -65,7 +65,11 @@ gcc_build() {
 	fi
 	mkdir -p "$work/build-gcc"
 	cd "$work/build-gcc"
-	run "$(echo "$work"/gcc-*/configure)" --prefix="$prefix" --target="$triplet" \
+	# No -g for the compiler's own objects (install-strip drops it anyway)
+	# and no LTO (the kernel never asks gcc for it): a cold CI run pays
+	# for this build, so it builds only what the kernel uses.
+	CFLAGS=-O2 CXXFLAGS=-O2 run "$(echo "$work"/gcc-*/configure)" \
+		--prefix="$prefix" --target="$triplet" --disable-lto \
 		--enable-languages=c --without-headers --with-newlib \
 		--disable-shared --disable-threads --disable-libssp --disable-libgomp \
 		--disable-libquadmath --disable-libatomic --disable-multilib \
