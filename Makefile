@@ -16,7 +16,7 @@ RUN_MATRIX := python3 tests/kunit/run_matrix.py \
 
 comma := ,
 
-.PHONY: main help setup tree test check check-bisect compare bench-memblock export apply clean distclean identity
+.PHONY: main help setup tree test check check-bisect compare bench-memblock bench-contig export apply clean distclean identity
 
 main: ## apply the series, build arm, boot it in QEMU and run the KUnit suites
 	@$(MAKE) --no-print-directory test ARCH=arm
@@ -50,6 +50,9 @@ compare: ## bloat-o-meter + objdump between two build/tree revisions: FROM= TO= 
 
 bench-memblock: tree ## the boot-time cost of one early_contig request (host, memblock simulator)
 	@tests/bench/memblock-request-cost.sh
+
+bench-contig: tree ## contig_alloc against alloc_contig_pages on arm in QEMU: latency, success
+	@tests/bench/contig-alloc.sh $(or $(TARGET),arm)
 
 export: ## write build/tree's commits back to patches/ and series
 	@scripts/export.sh
