@@ -20,8 +20,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Counter, List, Tuple
+from typing import Counter, List, Optional, Tuple
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
@@ -134,28 +135,104 @@ def check_warnings(targets: List[Target], jobs: int) -> None:
 			       else f'no new warnings in {len(objs)} file(s)')
 
 
-def changed_patches(since: str) -> List[str]:
-	"""Patch files added or changed in this repository since rev."""
-	p = subprocess.run(['git', '-C', TOP, 'diff', '--name-only', '--diff-filter=AM', since, '--',
-			    'patches/'], stdout=subprocess.PIPE, text=True, check=True)
-	return [os.path.basename(f) for f in p.stdout.split()]
+# One patch of a series: its file name and its exact bytes (None where the
+# series names a file that is not there).
+Patch = Tuple[str, Optional[bytes]]
+
+
+def first_changed(old: List[Patch], new: List[Patch]) -> Optional[int]:
+	"""The first position (0-based) of series new whose patch differs from
+	series old's at that position, in name or in content, or where old has
+	no patch; None if there is none. Patch n applies to the tree patches
+	1..n-1 made, so from the first difference on every patch sits on (or
+	makes) a tree it was not built as, and the whole rest of the series must
+	build again: a reordered series, a removed patch and a changed patch's
+	later patches included. None means new is old, or old with patches
+	removed from its end: the remaining patches' trees are unchanged.
+
+	Content compares byte for byte, so a changelog-only edit, which leaves
+	the tree as it was, still rebuilds from its position. Safe over clever:
+	telling the bytes that reach the tree from those that do not would take
+	a patch parser of our own, and its mistakes would skip builds."""
+	for i, (was, now) in enumerate(zip(old, new)):
+		if was != now:
+			return i
+	return len(old) if len(new) > len(old) else None
+
+
+def series_patches(d: str) -> List[Patch]:
+	"""The series in d (d/series and d/patches/), as first_changed compares it."""
+	patches: List[Patch] = []
+	for name in series_names(d):
+		try:
+			with open(os.path.join(d, 'patches', name), 'rb') as f:
+				patches.append((name, f.read()))
+		except FileNotFoundError:
+			patches.append((name, None))
+	return patches
+
+
+def series_at(rev: str, repo: str = TOP) -> List[Patch]:
+	"""The series at revision rev of repo: empty if rev has no series file.
+	Anything git cannot show counts as missing, which only ever makes more
+	patches differ, so a doubt builds rather than skips."""
+	p = subprocess.run(['git', '-C', repo, 'rev-parse', '-q', '--verify', f'{rev}^{{commit}}'],
+			   stdout=subprocess.PIPE, text=True)
+	if p.returncode:
+		raise SystemExit(f'check: {rev} is not a revision of {repo}')
+	commit = p.stdout.strip()
+
+	def show(path: str) -> Optional[bytes]:
+		# git show prints a blob's exact bytes (no textconv unless asked)
+		p = subprocess.run(['git', '-C', repo, 'show', f'{commit}:{path}'],
+				   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+		return p.stdout if p.returncode == 0 else None
+
+	series = show('series')
+	if series is None:
+		return []
+	# One parser for both sides: series_names() on a copy of rev's series.
+	with tempfile.TemporaryDirectory() as d:
+		with open(os.path.join(d, 'series'), 'wb') as f:
+			f.write(series)
+		names = series_names(d)
+	return [(name, show(f'patches/{name}')) for name in names]
+
+
+def bisect_start(since: str, repo: str = TOP) -> Tuple[Optional[int], List[Patch], List[Patch]]:
+	"""first_changed from the series at since to the series in repo's work
+	tree (the one build/tree is made from), and the two series."""
+	old, new = series_at(since, repo), series_patches(repo)
+	return first_changed(old, new), old, new
 
 
 def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
+	"""Build every patch of the series, or with since every patch from the
+	first series position whose content or order changed since that
+	revision of this repository, to the end."""
 	commits = subprocess.run(['git', '-C', TREE, 'rev-list', '--reverse', 'base..HEAD'],
 				 stdout=subprocess.PIPE, text=True, check=True).stdout.split()
 	# Commit n of build/tree is patch n of the series ('make check' checks
 	# that the two agree).
-	names = series_names()
-	wanted = set(changed_patches(since)) if since else set(names)
-	if not wanted:
-		log(f'bisect: no patch changed since {since}: nothing to build')
-		return
+	first = 0
+	if since:
+		changed, old, new = bisect_start(since)
+		if changed is None:
+			removed = len(old) - len(new)
+			log(f'bisect: series unchanged since {since}' +
+			    (f' but for {removed} patch(es) removed from its end, which leaves the'
+			     ' trees of the others unchanged' if removed else '') + ': nothing to build')
+			return
+		first = changed
+		log(f'bisect: series changed since {since} first at {first + 1:04d} {new[first][0]}:'
+		    f' building {first + 1:04d} to the end ({len(new) - first} patch(es))')
 	start = time.monotonic()
 	tree = tree_at('bisect', 'base')
+	built = 0
 	for n, c in enumerate(commits, 1):
-		if n <= len(names) and names[n - 1] not in wanted:
+		if n <= first:
 			continue
+		built += 1
 		subject = subprocess.run(['git', '-C', TREE, 'log', '-1', '--format=%s', c],
 					 stdout=subprocess.PIPE, text=True).stdout.strip()
 		tree = tree_at('bisect', c)
@@ -169,7 +246,8 @@ def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 						    stdout=f, stderr=subprocess.STDOUT).returncode
 			report(rc == 0, 'bisect', f'{n:04d} {t.name:<11} {subject[:50]}',
 			       f'{time.monotonic() - t0:.0f} s' if rc == 0 else f'build failed, see {logfile}')
-	log(f'bisect: {len(commits)} patches x {len(targets)} kernels in {time.monotonic() - start:.0f} s')
+	log(f'bisect: {built} of {len(commits)} patches x {len(targets)} kernels'
+	    f' in {time.monotonic() - start:.0f} s')
 
 
 def compare(t: Target, revs: List[str], functions: List[str], settings: List[str], jobs: int) -> int:
@@ -221,7 +299,8 @@ def main() -> int:
 			help='compare: a .config line on top of the target\'s')
 	ap.add_argument('--target', action='append', help='limit to these matrix lines')
 	ap.add_argument('--changed-since', metavar='REV',
-			help='bisect: only the patches this repository changed since REV')
+			help='bisect: from the first series position whose content or order changed '
+			'since REV (a revision of this repository) to the end')
 	ap.add_argument('--jobs', type=int, default=int(os.environ.get('JOBS', os.cpu_count() or 1)))
 	args = ap.parse_args()
 	targets = kernel_targets(args.target or [])
