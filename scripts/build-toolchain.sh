@@ -1,50 +1,90 @@
 #!/usr/bin/env bash
 # Build a bare, C-only cross gcc (and binutils where Debian has none) from
-# Debian's source packages, into a cache keyed by the versions used, so only
-# a fresh machine pays the ~12 minutes per target.
+# Debian's source packages, into a cache keyed by what decides the result, so
+# only a fresh machine pays the ~12 minutes per target. toolchains.sh builds
+# the missing ones side by side; the harness calls this script per target for
+# the bin/ directory to put on PATH.
 #
 # usage: scripts/build-toolchain.sh microblaze|ia64
+#        scripts/build-toolchain.sh --key microblaze|ia64
 # prints: the toolchain's bin/ directory on stdout when it is ready
+#         (--key: only the cache key, building nothing)
+#
+# The cache key, the directory name under $EARLYMM_CACHE/toolchains:
+#   TRIPLET-gcc_GCCVER-binutils_BUVER-recipe_HASH
+# - GCCVER: the Debian version of gcc-12-source; BUVER: that of
+#   binutils-source, or for ia64 that of binutils-ia64-linux-gnu, Debian's
+#   cross binutils the compiler is linked to (':', '+' and '~' become '_').
+# - HASH: the first 12 hex digits of the sha256 of the recipe, the part of
+#   this file between the RECIPE markers below, as bash prints it back
+#   (declare -p of its variables, declare -f of its functions). Bash drops
+#   comments and layout there, so a comment edit keeps the key; a changed
+#   flag, make goal or step changes it and makes a new toolchain.
+# Not in the key: JOBS, the host gcc that compiles the compiler, and the
+# libraries it links (gmp, mpfr, mpc: Debian 12 keeps their ABI). A bash
+# upgrade that prints functions differently changes HASH: one rebuild.
+#
+# Two runs sharing the cache (two clones) never build one key at once: the
+# build holds a lock file beside it, and the second run waits, then uses the
+# finished toolchain.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-arch=${1:?usage: $0 microblaze|ia64}
-case $arch in
-microblaze) triplet=microblaze-linux; own_binutils=1 ;;
-ia64)       triplet=ia64-linux-gnu;   own_binutils=0 ;;
-*) die "no source-built toolchain for '$arch' (arm uses Debian's gcc-arm-linux-gnueabihf)" ;;
-esac
-
-pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || die "package $1 is not installed: run 'make setup'"; }
-gcc_src_ver=$(pkgver gcc-12-source)
-bu_ver=$(pkgver binutils-source)
-[ "$own_binutils" = 1 ] || bu_ver=$(pkgver binutils-ia64-linux-gnu)
-key="$triplet-gcc_${gcc_src_ver}-binutils_${bu_ver}"
-key=${key//[:+~]/_}
-prefix=$EARLYMM_CACHE/toolchains/$key
-
-if [ -f "$prefix/.complete" ]; then
-	echo "$prefix/bin"
-	exit 0
+usage="usage: $0 [--key] microblaze|ia64"
+key_only=0
+if [ "${1:-}" = --key ]; then
+	key_only=1
+	shift
 fi
+arch=${1:?$usage}
 
-work=$EARLYMM_CACHE/toolchains/.work-$triplet
-rm -rf "$work" "$prefix"
-mkdir -p "$work" "$prefix"
-log=$work/build.log
-note "building $key (log: $log)"
+# ---- RECIPE: from here to END RECIPE, everything goes into the key -------
+# A variable or function added here goes into recipe_hash's lists too
+# (tests/harness/test_scripts.py checks that).
 
-run() { "$@" >>"$log" 2>&1 || { tail -40 "$log" >&2; die "toolchain step failed: $*"; }; }
+# recipe_target ARCH: the target triplet, and whether binutils are built
+# from source (own_binutils=1: Debian has no microblaze binutils) or come
+# from Debian's cross package.
+recipe_target() {
+	case $1 in
+	microblaze) triplet=microblaze-linux; own_binutils=1 ;;
+	ia64)       triplet=ia64-linux-gnu;   own_binutils=0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# CFLAGS and CXXFLAGS for the compiler's own objects: no -g (install-strip
+# drops it anyway).
+HOST_CFLAGS=-O2
+
+BINUTILS_CONFIGURE=(
+	--disable-nls --disable-werror --disable-gdb --disable-gdbserver
+	--disable-sim --disable-gprofng
+)
+BINUTILS_MAKE=()		# the default goal, all
+BINUTILS_INSTALL=(install-strip)
+
+# No LTO (the kernel never asks gcc for it), C only, no target libraries but
+# libgcc: a cold CI run pays for this build, so it builds what the kernel uses.
+GCC_CONFIGURE=(
+	--disable-lto
+	--enable-languages=c --without-headers --with-newlib
+	--disable-shared --disable-threads --disable-libssp --disable-libgomp
+	--disable-libquadmath --disable-libatomic --disable-multilib
+	--disable-nls --disable-bootstrap --disable-libsanitizer
+	--disable-libvtv --disable-libstdcxx
+)
+GCC_MAKE=(all-gcc all-target-libgcc)
+GCC_INSTALL=(install-strip-gcc install-target-libgcc)
 
 binutils() {
 	tar -C "$work" -xf /usr/src/binutils/binutils-*.tar.xz
 	mkdir -p "$work/build-binutils"
 	cd "$work/build-binutils"
-	CFLAGS=-O2 CXXFLAGS=-O2 run ../binutils-*/configure --prefix="$prefix" --target="$triplet" \
-		--disable-nls --disable-werror --disable-gdb --disable-gdbserver \
-		--disable-sim --disable-gprofng
-	run make -j"$JOBS"
-	run make install-strip
+	CFLAGS=$HOST_CFLAGS CXXFLAGS=$HOST_CFLAGS run ../binutils-*/configure \
+		--prefix="$prefix" --target="$triplet" "${BINUTILS_CONFIGURE[@]}"
+	run make -j"$JOBS" "${BINUTILS_MAKE[@]}"
+	run make "${BINUTILS_INSTALL[@]}"
 }
 
 gcc_src() {
@@ -56,35 +96,78 @@ gcc_src() {
 }
 
 gcc_build() {
-	local extra=()
+	local extra=() t
 	if [ "$own_binutils" = 0 ]; then
 		# Debian's packaged cross binutils; link them into the prefix so
 		# one PATH entry gives the whole toolchain.
 		for t in /usr/bin/"$triplet"-*; do ln -sf "$t" "$prefix/bin/"; done
-		extra=(--with-as=/usr/bin/$triplet-as --with-ld=/usr/bin/$triplet-ld)
+		extra=(--with-as="/usr/bin/$triplet-as" --with-ld="/usr/bin/$triplet-ld")
 	fi
 	mkdir -p "$work/build-gcc"
 	cd "$work/build-gcc"
-	# No -g for the compiler's own objects (install-strip drops it anyway)
-	# and no LTO (the kernel never asks gcc for it): a cold CI run pays
-	# for this build, so it builds only what the kernel uses.
-	CFLAGS=-O2 CXXFLAGS=-O2 run "$(echo "$work"/gcc-*/configure)" \
-		--prefix="$prefix" --target="$triplet" --disable-lto \
-		--enable-languages=c --without-headers --with-newlib \
-		--disable-shared --disable-threads --disable-libssp --disable-libgomp \
-		--disable-libquadmath --disable-libatomic --disable-multilib \
-		--disable-nls --disable-bootstrap --disable-libsanitizer \
-		--disable-libvtv --disable-libstdcxx "${extra[@]}"
-	run make -j"$JOBS" all-gcc all-target-libgcc
-	run make install-strip-gcc install-target-libgcc
+	CFLAGS=$HOST_CFLAGS CXXFLAGS=$HOST_CFLAGS run "$(echo "$work"/gcc-*/configure)" \
+		--prefix="$prefix" --target="$triplet" "${GCC_CONFIGURE[@]}" "${extra[@]}"
+	run make -j"$JOBS" "${GCC_MAKE[@]}"
+	run make "${GCC_INSTALL[@]}"
 }
 
-mkdir -p "$prefix/bin"
-export PATH=$prefix/bin:$PATH
-[ "$own_binutils" = 1 ] && step "$arch binutils" binutils
-step "$arch gcc source" gcc_src
-step "$arch gcc" gcc_build
-"$prefix/bin/$triplet-gcc" --version | head -1 >&2
-touch "$prefix/.complete"
-rm -rf "$work"
+# The steps in order.
+recipe_build() {
+	[ "$own_binutils" = 0 ] || step "$arch binutils" binutils
+	step "$arch gcc source" gcc_src
+	step "$arch gcc" gcc_build
+}
+
+# ---- END RECIPE ----------------------------------------------------------
+
+recipe_hash() {
+	{
+		declare -p HOST_CFLAGS BINUTILS_CONFIGURE BINUTILS_MAKE BINUTILS_INSTALL \
+			GCC_CONFIGURE GCC_MAKE GCC_INSTALL
+		declare -f recipe_target binutils gcc_src gcc_build recipe_build
+	} | sha256sum | cut -c1-12
+}
+
+recipe_target "$arch" ||
+	die "no source-built toolchain for '$arch' (arm uses Debian's gcc-arm-linux-gnueabihf; $usage)"
+
+pkgver() {
+	[ -z "$(missing_packages "$1")" ] || die "package $1 is not installed: run 'make setup'"
+	dpkg-query -W -f='${Version}' "$1"
+}
+gcc_src_ver=$(pkgver gcc-12-source)
+if [ "$own_binutils" = 1 ]; then
+	bu_ver=$(pkgver binutils-source)
+else
+	bu_ver=$(pkgver binutils-ia64-linux-gnu)
+fi
+key="$triplet-gcc_${gcc_src_ver}-binutils_${bu_ver}-recipe_$(recipe_hash)"
+key=${key//[:+~]/_}
+if [ "$key_only" = 1 ]; then
+	echo "$key"
+	exit 0
+fi
+
+toolchains=$EARLYMM_CACHE/toolchains
+prefix=$toolchains/$key
+work=$toolchains/.work-$key
+log=$work/build.log
+
+run() { "$@" >>"$log" 2>&1 || { tail -40 "$log" >&2; die "toolchain step failed: $*"; }; }
+
+# Under the key's lock: build, unless another run finished it meanwhile.
+build() {
+	[ ! -f "$prefix/.complete" ] || return 0
+	rm -rf "$work" "$prefix"
+	mkdir -p "$work" "$prefix/bin"
+	note "building $key (log: $log)"
+	# gcc's configure finds the binutils just built in the prefix.
+	export PATH=$prefix/bin:$PATH
+	recipe_build
+	"$prefix/bin/$triplet-gcc" --version | head -1 >&2
+	touch "$prefix/.complete"
+	rm -rf "$work"
+}
+
+[ -f "$prefix/.complete" ] || with_lock "$toolchains/$key.lock" build
 echo "$prefix/bin"

@@ -4,8 +4,13 @@
 # The cache copy doubles as a pristine tree for checkpatch and comparisons.
 #
 # Sources, in order of preference:
-#   LINUX_TARBALL=/path/linux-6.1.192.tar.xz   (kernel.org or any copy)
+#   LINUX_TARBALL=/path/linux-6.1.192.tar.xz   (kernel.org or any copy;
+#                                               kept for this clone, see lib.sh)
 #   apt-get download linux-source-6.1=6.1.192-2 (the default pin)
+#
+# Two runs sharing the cache (two clones) never fetch or unpack at once: the
+# work holds a lock file beside the repository; the second run waits, then
+# finds the finished repository.
 #
 # prints: the path of the base repository on stdout
 set -euo pipefail
@@ -23,57 +28,88 @@ check_sha() { # file expected what
   point LINUX_TARBALL at a Linux $LINUX_VERSION tarball (with LINUX_TARBALL_SHA256 to pin it)."
 }
 
-if [ -n "${LINUX_TARBALL:-}" ]; then
-	[ -f "$LINUX_TARBALL" ] || die "LINUX_TARBALL=$LINUX_TARBALL: no such file"
-	tarball=$LINUX_TARBALL
-	sum=$(sha_of "$tarball")
-	# Optional pin for a user-supplied tarball; the version is checked below either way.
-	[ -z "${LINUX_TARBALL_SHA256:-}" ] || check_sha "$tarball" "$LINUX_TARBALL_SHA256" "LINUX_TARBALL"
-	note "LINUX_TARBALL sha256 $sum"
-	key=linux-$LINUX_VERSION-$(cut -c1-12 <<<"$sum")
-else
-	dl=$EARLYMM_CACHE/dl
-	deb=$dl/${LINUX_DEB_PKG}_${LINUX_DEB_VERSION}_all.deb
-	tarball=$dl/$LINUX_TARBALL_NAME
-	key=$LINUX_DEB_PKG-$LINUX_DEB_VERSION
-fi
-repo=$EARLYMM_CACHE/$key
+repo=$(base_repo)
+key=$(basename "$repo")
+dl=$EARLYMM_CACHE/dl
+deb=$dl/${LINUX_DEB_PKG}_${LINUX_DEB_VERSION}_all.deb
+tarball=	# the tarball the repository is made from
 
-if [ -f "$repo/earlymm-complete" ]; then
-	echo "$repo"
-	exit 0
-fi
-
-if [ -z "${LINUX_TARBALL:-}" ] && [ ! -f "$tarball" ]; then
-	mkdir -p "$dl"
-	if [ ! -f "$deb" ]; then
-		note "downloading $LINUX_DEB_PKG=$LINUX_DEB_VERSION"
-		(cd "$dl" && apt-get download "$LINUX_DEB_PKG=$LINUX_DEB_VERSION") ||
-			die "cannot download $LINUX_DEB_PKG=$LINUX_DEB_VERSION with apt.
-  Run 'apt-get update' (as root) and check 'apt-cache policy $LINUX_DEB_PKG' lists $LINUX_DEB_VERSION,
-  or set LINUX_TARBALL=/path/linux-$LINUX_VERSION.tar.xz."
+# The pinned .deb leaves Debian's archive once a newer point release
+# replaces it: say so, and where the same bytes are still to be had.
+apt_failed() {
+	local why
+	if apt-cache madison "$LINUX_DEB_PKG" 2>/dev/null | grep -qF "| $LINUX_DEB_VERSION |"; then
+		why="apt lists $LINUX_DEB_PKG $LINUX_DEB_VERSION but could not download it (network or mirror trouble?)."
+	else
+		why="the pinned package version $LINUX_DEB_PKG $LINUX_DEB_VERSION is not in the configured archive:
+  Debian drops a version when a newer one replaces it (or 'apt-get update' has not run).
+  Check with: apt-cache policy $LINUX_DEB_PKG"
 	fi
-	check_sha "$deb" "$PIN_DEB_SHA256" "$LINUX_DEB_PKG .deb"
-	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$LINUX_TARBALL_NAME" >"$tarball.tmp"
-	mv "$tarball.tmp" "$tarball"
-fi
-if [ -z "${LINUX_TARBALL:-}" ]; then
-	check_sha "$tarball" "$PIN_TARBALL_SHA256" "$LINUX_TARBALL_NAME"
-fi
+	die "cannot download $LINUX_DEB_PKG=$LINUX_DEB_VERSION with apt: $why
+  Either:
+  - get the exact .deb from snapshot.debian.org (source package 'linux', version
+    $LINUX_DEB_VERSION: https://snapshot.debian.org/package/linux/$LINUX_DEB_VERSION/)
+    and put it at $deb
+    (its sha256 must be $PIN_DEB_SHA256), then run 'make setup' again
+  - or use a Linux $LINUX_VERSION tarball from kernel.org:
+      make setup LINUX_TARBALL=/path/linux-$LINUX_VERSION.tar.xz LINUX_TARBALL_SHA256=<its sha256>
+    LINUX_TARBALL_SHA256 pins your tarball (take the sum from kernel.org's sha256sums.asc);
+    the harness checks that it holds Linux $LINUX_VERSION. The series is written against
+    Debian's $LINUX_DEB_VERSION tree, which carries Debian's patches on top."
+}
 
-note "unpacking $tarball into $repo"
-tmp=$repo.tmp
-rm -rf "$tmp" "$repo"
-mkdir -p "$tmp"
-tar -C "$tmp" --strip-components=1 -xf "$tarball"
-ver=$(make -s -C "$tmp" kernelversion 2>/dev/null) || ver=unknown
-[ "$ver" = "$LINUX_VERSION" ] || die "$tarball holds Linux $ver, expected $LINUX_VERSION"
-git -C "$tmp" init -q
-# -f: Debian's .gitignore ignores the whole top level ("/*"); take the tarball as it is.
-git -C "$tmp" add -A -f
-git -C "$tmp" -c user.name=earlymm -c user.email=earlymm@invalid commit -q \
-	--date="@0 +0000" -m "Linux $LINUX_VERSION ($key), pristine"
-git -C "$tmp" tag base
-mv "$tmp" "$repo"
-touch "$repo/earlymm-complete"
+# deb_tarball: set tarball to the pinned tarball, taken from the .deb
+# (downloaded once, both kept in dl/). Not run as $(...): errexit would be
+# off there.
+deb_tarball() {
+	tarball=$dl/$LINUX_TARBALL_NAME
+	if [ ! -f "$tarball" ]; then
+		mkdir -p "$dl"
+		if [ ! -f "$deb" ]; then
+			note "downloading $LINUX_DEB_PKG=$LINUX_DEB_VERSION"
+			(cd "$dl" && apt-get download "$LINUX_DEB_PKG=$LINUX_DEB_VERSION") || apt_failed
+		fi
+		check_sha "$deb" "$PIN_DEB_SHA256" "$LINUX_DEB_PKG .deb"
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$LINUX_TARBALL_NAME" >"$tarball.tmp"
+		mv "$tarball.tmp" "$tarball"
+	fi
+	check_sha "$tarball" "$PIN_TARBALL_SHA256" "$LINUX_TARBALL_NAME"
+}
+
+# Under the lock: make the repository, unless another run finished it meanwhile.
+make_repo() {
+	local sum ver tmp=$repo.tmp
+	[ ! -f "$repo/earlymm-complete" ] || return 0
+	if [ -n "${LINUX_TARBALL:-}" ]; then
+		tarball=$LINUX_TARBALL
+		sum=$(sha_of "$tarball")
+		# Optional pin for a user-supplied tarball; the version is checked below either way.
+		[ -z "${LINUX_TARBALL_SHA256:-}" ] || check_sha "$tarball" "$LINUX_TARBALL_SHA256" "LINUX_TARBALL"
+		note "LINUX_TARBALL sha256 $sum"
+	else
+		deb_tarball
+	fi
+
+	note "unpacking $tarball into $repo"
+	rm -rf "$tmp" "$repo"
+	mkdir -p "$tmp"
+	tar -C "$tmp" --strip-components=1 -xf "$tarball"
+	ver=$(make -s -C "$tmp" kernelversion 2>/dev/null) || ver=unknown
+	[ "$ver" = "$LINUX_VERSION" ] || die "$tarball holds Linux $ver, expected $LINUX_VERSION"
+	git -C "$tmp" init -q
+	# -f: Debian's .gitignore ignores the whole top level ("/*"); take the tarball as it is.
+	git -C "$tmp" add -A -f
+	git -C "$tmp" -c user.name=earlymm -c user.email=earlymm@invalid commit -q \
+		--date="@0 +0000" -m "Linux $LINUX_VERSION ($key), pristine"
+	git -C "$tmp" tag base
+	mv "$tmp" "$repo"
+	touch "$repo/earlymm-complete"
+}
+
+[ -f "$repo/earlymm-complete" ] || with_lock "$repo.lock" make_repo
+if [ -n "${LINUX_TARBALL:-}" ] && [ ! -f "$LINUX_TARBALL_RECORD" ]; then
+	mkdir -p "$EARLYMM_BUILD"
+	readlink -f "$LINUX_TARBALL" >"$LINUX_TARBALL_RECORD"
+	note "LINUX_TARBALL recorded in $LINUX_TARBALL_RECORD: make tree and make test use it too"
+fi
 echo "$repo"

@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
+# (SC2034: the settings are used by the scripts that source this file.)
 # Shared settings for earlymm scripts: one place for versions, pins and paths.
 # Sourced, never executed.
 
@@ -15,17 +16,95 @@ EARLYMM_CACHE=${EARLYMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/earlymm}
 EARLYMM_BUILD=${EARLYMM_BUILD:-$EARLYMM_TOP/build}
 JOBS=${JOBS:-$(nproc)}
 
+# A clone set up from a tarball (make setup LINUX_TARBALL=...) keeps it:
+# fetch-linux.sh records it here, so that make tree and make test, which ask
+# for the pinned tree again, need not be told. 'make distclean' forgets it.
+LINUX_TARBALL_RECORD=$EARLYMM_BUILD/linux-tarball
+if [ -z "${LINUX_TARBALL:-}" ] && [ -f "$LINUX_TARBALL_RECORD" ]; then
+	LINUX_TARBALL=$(cat "$LINUX_TARBALL_RECORD")
+fi
+
+# Debian packages: compilers, emulators, kernel build and check tools, the
+# harness's own tests (pytest, jsonschema), and the sources the microblaze
+# and ia64 compilers are built from (on first use, by toolchains.sh).
+# setup.sh installs them; check-setup.sh checks them.
+EARLYMM_PACKAGES=(
+	make gcc bc bison flex libssl-dev libelf-dev cpio kmod rsync xz-utils python3
+	ccache sparse quilt patchutils git liburcu-dev python3-ply python3-git
+	python3-pytest python3-jsonschema
+	gcc-arm-linux-gnueabihf qemu-system-arm qemu-system-misc
+	binutils-source gcc-12-source binutils-ia64-linux-gnu
+	libgmp-dev libmpfr-dev libmpc-dev texinfo
+)
+
 die() { echo "earlymm: error: $*" >&2; exit 1; }
 note() { echo "earlymm: $*" >&2; }
 
 # step NAME CMD...: run a step and print its wall time, so the CI budget stays visible.
+# CMD runs in a subshell with errexit on: run as 'CMD || rc=$?' a shell
+# function would have errexit off and carry on past a failing command.
 step() {
-	local name=$1 t0=$SECONDS rc=0
+	local name=$1 t0=$SECONDS rc=0 errexit='' verdict='done'
 	shift
 	note "[$name] start"
-	"$@" || rc=$?
-	note "[$name] $( ((rc)) && echo FAILED || echo done) in $((SECONDS - t0)) s"
+	[[ $- != *e* ]] || errexit=1
+	set +e
+	(set -e; "$@")
+	rc=$?
+	[ -z "$errexit" ] || set -e
+	((rc == 0)) || verdict=FAILED
+	note "[$name] $verdict in $((SECONDS - t0)) s"
 	return $rc
+}
+
+# with_lock LOCKFILE CMD...: run CMD holding an exclusive flock(1) on LOCKFILE,
+# so two runs sharing $EARLYMM_CACHE (two clones on one machine) never build
+# or unpack the same thing at once. The second waits, saying so; CMD should
+# then look again for the first one's finished result. The lock goes with the
+# file descriptor: it is released when CMD is done or the script exits. Lock
+# files stay: removing one while another run waits on it would break the lock.
+with_lock() {
+	local lock=$1 fd rc
+	shift
+	mkdir -p "$(dirname "$lock")"
+	exec {fd}>>"$lock"
+	if ! flock -n "$fd"; then
+		note "waiting for another run, which holds $lock"
+		flock "$fd"
+		note "got $lock"
+	fi
+	# Not 'CMD || rc=$?': that would turn errexit off inside CMD.
+	"$@"
+	rc=$?
+	exec {fd}>&-
+	return $rc
+}
+
+# missing_packages PKG...: those of the Debian packages PKG that are not
+# installed, one per line. One dpkg-query for all of them: make tree runs this
+# on every call (check-setup.sh), so it must cost milliseconds.
+missing_packages() {
+	local -A ok=()
+	local pkg status
+	# dpkg-query fails on a package it has never heard of, yet lists the rest.
+	while read -r pkg status; do
+		[ "$status" != "install ok installed" ] || ok[$pkg]=1
+	done < <(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null || true)
+	for pkg; do
+		[ -n "${ok[$pkg]:-}" ] || echo "$pkg"
+	done
+}
+
+# base_repo: where fetch-linux.sh keeps the pinned tree (a git repository,
+# tag 'base'), keyed by the .deb's version or by LINUX_TARBALL's checksum.
+base_repo() {
+	if [ -n "${LINUX_TARBALL:-}" ]; then
+		[ -f "$LINUX_TARBALL" ] || die "LINUX_TARBALL=$LINUX_TARBALL: no such file$(
+			[ ! -f "$LINUX_TARBALL_RECORD" ] || echo " (recorded in $LINUX_TARBALL_RECORD)")"
+		echo "$EARLYMM_CACHE/linux-$LINUX_VERSION-$(sha256sum <"$LINUX_TARBALL" | cut -c1-12)"
+	else
+		echo "$EARLYMM_CACHE/$LINUX_DEB_PKG-$LINUX_DEB_VERSION"
+	fi
 }
 
 # The one identity the series is authored and signed off by. A submitter
@@ -41,19 +120,38 @@ tree_identity() {
 	git -C "$TREE" config user.email "${mail%>}"
 }
 
-# series_patches: the patch files named by 'series', in order (quilt format:
-# one name per line, '#' comments, optional -pN which must be -p1).
+# series_names DIR: the patch names of DIR/series, in order; the one series
+# parser (series.sh gives it to the Python side). Quilt's format: one name per
+# line, '#' starts a comment, an optional -p1 after the name; any other option
+# is refused. Prints nothing unless the whole file parses, so a caller that
+# checks the status never acts on part of a series. No DIR/series: no names.
+series_names() {
+	local dir=$1 line name opt extra names=()
+	[ -f "$dir/series" ] || return 0
+	while IFS= read -r line || [ -n "$line" ]; do
+		read -r name opt extra <<<"${line%%#*}"
+		[ -n "$name" ] || continue
+		case $opt${extra:+ $extra} in
+		'' | -p1) ;;
+		*) die "$dir/series: $name: '$opt${extra:+ $extra}': only -p1 patches are supported" ;;
+		esac
+		names+=("$name")
+	done <"$dir/series"
+	[ ${#names[@]} -eq 0 ] || printf '%s\n' "${names[@]}"
+}
+
+# series_patches [DIR]: the patch files DIR/series names (DIR/patches/NAME),
+# in order; DIR defaults to the repository top.
 series_patches() {
-	local name rest
-	[ -f "$EARLYMM_TOP/series" ] || return 0
-	while read -r name rest; do
-		case $name in '' | '#'*) continue ;; esac
-		[ -z "$rest" ] || [ "$rest" = -p1 ] || die "series: $name: only -p1 patches are supported"
-		echo "$EARLYMM_TOP/patches/$name"
-	done <"$EARLYMM_TOP/series"
+	local dir=${1:-$EARLYMM_TOP} names name
+	names=$(series_names "$dir") || return
+	[ -n "$names" ] || return 0
+	while read -r name; do
+		echo "$dir/patches/$name"
+	done <<<"$names"
 }
 
 # series_hash: one hash over 'series' and the patches it names.
 series_hash() {
-	{ cat "$EARLYMM_TOP/series" 2>/dev/null; series_patches | xargs -r cat; } | sha256sum | cut -c1-16
+	{ cat "$EARLYMM_TOP/series" 2>/dev/null; series_patches "$EARLYMM_TOP" | xargs -r cat; } | sha256sum | cut -c1-16
 }
