@@ -4,19 +4,24 @@
 
 ARCH ?= all
 # Optional: TARGET=<matrix line>, SUITE=<kunit suite glob>, JOBS=<n>,
-# CONFIGS=<extra configs/ fragments, comma-separated, e.g. debug>.
+# CONFIGS=<extra configs/ fragments, comma-separated, e.g. debug>,
+# PLAN=1 (say what would run, build nothing).
 TARGET ?=
 SUITE ?=
 CONFIGS ?=
 
-RUN_MATRIX := python3 tests/kunit/run_matrix.py \
+# Debian's python3, whatever python3 comes first on PATH: the harness's own
+# tests need Debian's python3-pytest and python3-jsonschema (make setup).
+PYTHON := /usr/bin/python3
+
+RUN_MATRIX := $(PYTHON) tests/kunit/run_matrix.py \
 	$(if $(TARGET),--target $(TARGET),--arch $(ARCH)) \
 	$(if $(SUITE),--suite '$(SUITE)') $(if $(JOBS),--jobs $(JOBS)) \
-	$(if $(CONFIGS),--configs '$(CONFIGS)')
+	$(if $(CONFIGS),--configs '$(CONFIGS)') $(if $(PLAN),--plan)
 
 comma := ,
 
-.PHONY: main help setup tree test check check-bisect compare bench-memblock bench-contig export apply clean distclean identity
+.PHONY: main help setup toolchains tree test expected test-harness check check-bisect compare bench-memblock bench-contig export apply clean distclean identity
 
 main: ## apply the series, build arm, boot it in QEMU and run the KUnit suites
 	@$(MAKE) --no-print-directory test ARCH=arm
@@ -24,28 +29,41 @@ main: ## apply the series, build arm, boot it in QEMU and run the KUnit suites
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  %-10s %s\n", $$1, $$2 }'
-	@echo "  Variables: ARCH=arm|microblaze|ia64|um|all  TARGET=<tests/kunit/matrix line>"
+	@echo "  Variables: ARCH=arm|microblaze|ia64|um|all  TARGET=<tests/kunit/matrix line>  PLAN=1"
 	@echo "             SUITE=<kunit suite glob>  CONFIGS=<extra fragments, e.g. debug>  JOBS=<n>"
 	@echo "             LINUX_TARBALL=<kernel.org tarball> (with make setup)"
 
-setup: ## install packages, fetch the pinned tree, build toolchains (cached)
+setup: ## install packages, fetch the pinned tree, make the work tree (compilers build on first use)
 	@scripts/setup.sh
 
+toolchains: ## build the microblaze and ia64 cross compilers now (else on first use; cached)
+	@scripts/toolchains.sh microblaze ia64
+
 tree: ## make build/tree: the pinned tree plus one commit per patch
+	@scripts/check-setup.sh
 	@scripts/tree.sh
 
 test: tree ## build and boot the matrix (ARCH=all by default), print results
 	@$(RUN_MATRIX)
 
+expected: ## write tests/kunit/expected from the last clean make test (review the diff)
+	@$(PYTHON) tests/kunit/expected.py
+
+test-harness: ## the harness's own tests (pytest; needs build/tree, builds no kernel)
+	@$(PYTHON) -m pytest -q tests/harness
+
 check: tree ## per patch: checkpatch, changelog; sparse/W=1/kernel-doc vs base; apply 3 ways
-	@python3 tests/check/check_series.py
+	@$(PYTHON) tests/check/check_series.py
 	@tests/check/selftest.sh
+	@$(PYTHON) -m pytest -q tests/harness
+	@$(PYTHON) tests/kunit/kcidb.py $(or $(EARLYMM_BUILD),build)/results/kcidb.json && \
+		echo "kcidb: the last make test's KCIDB report is valid"
 
 check-bisect: tree ## build arm, microblaze, ia64 after each patch (SINCE=rev: changed ones)
-	@python3 tests/check/check_builds.py bisect $(if $(SINCE),--changed-since $(SINCE))
+	@$(PYTHON) tests/check/check_builds.py bisect $(if $(SINCE),--changed-since $(SINCE))
 
 compare: ## bloat-o-meter + objdump between two build/tree revisions: FROM= TO= [TARGET=arm FUNCS=f,g SET=CONFIG_X=y]
-	@python3 tests/check/check_builds.py compare --revs $(FROM) $(TO) --target $(or $(TARGET),arm) \
+	@$(PYTHON) tests/check/check_builds.py compare --revs $(FROM) $(TO) --target $(or $(TARGET),arm) \
 		$(foreach f,$(subst $(comma), ,$(FUNCS)),--function $(f)) $(foreach s,$(subst $(comma), ,$(SET)),--set $(s))
 
 bench-memblock: tree ## the boot-time cost of one early_contig request (host, memblock simulator)

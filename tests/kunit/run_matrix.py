@@ -2,25 +2,35 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Run the earlymm test matrix (tests/kunit/matrix): build each kernel, boot it
-# in QEMU through kunit.py, keep KTAP, KernelCI JSON and JUnit XML per target
-# under build/results/, print a per-target table, and end with the line
-# "N passed, N failed, N skipped" for the whole run.
+# in QEMU through kunit.py, keep KTAP, JUnit XML and a summary per target
+# under build/results/ (and KCIDB JSON for the run), print a per-target table,
+# and end with the line "N passed, N failed, N skipped" for the whole run.
 #
-# A target that builds but cannot boot (ia64: no emulator) is a SKIP with its
-# reason, never a pass. A target whose log holds no KTAP counts as one failure.
+# Every target ends PASS, FAIL, SKIP (with the reason it could not run here,
+# e.g. ia64: no emulator) or ERROR (a fault of the harness), and the table
+# and the closing line are printed whatever happened. verdict() is the one
+# place a status is decided.
 
 import argparse
+import datetime
 import io
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
-import fnmatch
+import traceback
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 from xml.sax.saxutils import quoteattr, escape
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import expected  # noqa: E402
+import kcidb  # noqa: E402
+import splats  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -30,7 +40,9 @@ CROSS = {
 	'microblaze': ('microblaze-linux-', 'microblaze'),
 	'ia64': ('ia64-linux-gnu-', 'ia64'),
 	'um': ('', None),
+	'host': ('', None),
 }
+STATUSES = ('PASS', 'FAIL', 'SKIP', 'ERROR')
 
 
 @dataclass
@@ -44,30 +56,70 @@ class Target:
 	timeout: Optional[int]
 	# Build directory name: the first line with the same kernel and machine.
 	build: str = ''
+	# The line in tests/kunit/expected (a CONFIGS= variant's base line).
+	expected: str = ''
+
+	@property
+	def booted(self) -> bool:
+		return self.boot in ('kunit', 'halt')
+
+
+@dataclass
+class Case:
+	"""One KUnit case (a leaf: a parameterised case's parameters are cases)."""
+	suite: str
+	name: str
+	status: str		# PASS, FAIL, SKIP or ERROR
+	log: str = ''
 
 
 @dataclass
 class Result:
+	"""What one matrix line did; verdict() turns it into a status."""
 	target: Target
-	status: str = 'FAIL'
+	status: str = ''
 	passed: int = 0
 	failed: int = 0
 	skipped: int = 0
 	seconds: float = 0.0
+	start: str = ''
 	note: str = ''
+	# Why the line failed: each a short sentence for the table.
+	problems: List[str] = field(default_factory=list)
+	# Why the line could not run here (no emulator, a filter that matches
+	# none of its suites).
+	skip: str = ''
+	# A fault of the harness, not of the kernel.
+	error: str = ''
+	suites: Dict[str, expected.SuiteRun] = field(default_factory=dict)
+	cases: List[Case] = field(default_factory=list)
+	ktap: List[str] = field(default_factory=list)
+	built: Optional[bool] = None
+	# A booted line that tests/kunit/expected does not list: it fails, but
+	# a run that was otherwise clean ("clean") may seed 'make expected'.
+	no_expected: bool = False
+	clean: bool = False
+	# What the run was: the series' patchset hash, and whether a filter or
+	# extra kernel arguments narrowed it (then it cannot seed expectations).
+	series: str = ''
+	narrowed: bool = False
 
 
 def read_matrix(path: str) -> List[Target]:
 	targets = []
 	with open(path) as f:
-		for line in f:
+		for n, line in enumerate(f, 1):
 			line = line.split('#', 1)[0].split()
 			if not line:
 				continue
+			if len(line) != 7:
+				raise ValueError(f'{path}:{n}: want 7 columns, got {len(line)}')
 			name, arch, boot, frags, qemu, cmdline, timeout = line
+			if arch not in CROSS or boot not in ('kunit', 'halt', 'build', 'sim'):
+				raise ValueError(f'{path}:{n}: unknown arch {arch} or boot {boot}')
 			targets.append(Target(name, arch, boot, frags.split(','), qemu,
 					      kernel_args(cmdline),
-					      None if timeout == '-' else int(timeout)))
+					      None if timeout == '-' else int(timeout), expected=name))
 	share_builds(targets)
 	return targets
 
@@ -100,6 +152,31 @@ def machines(targets: List[Target]) -> List[Target]:
 
 def log(msg: str) -> None:
 	print(f'earlymm: {msg}', file=sys.stderr, flush=True)
+
+
+class Progress:
+	"""A line every minute while a target is quiet (a kernel build prints
+	nothing for minutes), so a CI log shows where a run is and for how long."""
+
+	def __init__(self, name: str, every: float = 60.0):
+		self.name, self.every = name, every
+		self.t0 = self.last = time.monotonic()
+		self.stage = 'starting'
+		self.done = threading.Event()
+		threading.Thread(target=self._tick, daemon=True).start()
+
+	def saw(self, stage: Optional[str] = None) -> None:
+		self.last = time.monotonic()
+		if stage:
+			self.stage = stage
+
+	def _tick(self) -> None:
+		while not self.done.wait(self.every):
+			if time.monotonic() - self.last >= self.every:
+				log(f'[{self.name}] {time.monotonic() - self.t0:.0f} s: {self.stage}')
+
+	def stop(self) -> None:
+		self.done.set()
 
 
 def toolchain_env(arch: str) -> Dict[str, str]:
@@ -143,14 +220,17 @@ def qemu_config_dtb(path: str) -> Optional[str]:
 	return m.group(1) if m else None
 
 
-def run_kunit(t: Target, tree: str, out: str, results_dir: str, args, jobs: int):
+# kunit.py's own stage lines, for the progress note.
+KUNIT_STAGE = re.compile(r'(Configuring|Building|Starting) KUnit Kernel|Regenerating \.config')
+
+
+def run_kunit(t: Target, tree: str, out: str, args, jobs: int, progress: Progress):
 	"""Run kunit.py, echoing its output; returns (exit code, timed out?)."""
 	if t.boot == 'halt':
 		cmd = [sys.executable, os.path.join(TOP, 'tests', 'kunit', 'kunit_until_halt.py'), tree]
 	else:
 		cmd = [sys.executable, os.path.join(kunit_tool(tree), 'kunit.py')]
-	cmd += ['run', '--build_dir', out, '--jobs', str(jobs), '--timeout', str(t.timeout),
-		'--json=' + os.path.join(results_dir, t.name + '.json')]
+	cmd += ['run', '--build_dir', out, '--jobs', str(jobs), '--timeout', str(t.timeout)]
 	for frag in fragment_paths(t):
 		cmd += ['--kunitconfig', frag]
 	for opt in make_options(t.arch):
@@ -174,105 +254,81 @@ def run_kunit(t: Target, tree: str, out: str, results_dir: str, args, jobs: int)
 	timeout = False
 	for line in proc.stdout:
 		sys.stdout.write(line)
+		sys.stdout.flush()
+		m = KUNIT_STAGE.search(line)
+		progress.saw(m.group(0) if m else None)
 		# kunit.py's waiter prints subprocess.TimeoutExpired when it kills QEMU.
 		timeout |= bool(re.search(r'timed out after \d+ seconds', line))
 	return proc.wait(), timeout
 
 
-def parse_log(tree: str, logfile: str):
-	"""Parse a kernel log with kunit.py's own parser, without its printing."""
-	sys.path.insert(0, kunit_tool(tree))
+def kunit_modules(tree: str):
+	"""kunit.py's parser, quiet: the harness prints its own summary."""
+	if kunit_tool(tree) not in sys.path:
+		sys.path.insert(0, kunit_tool(tree))
 	import kunit_parser
 	import kunit_printer
 	kunit_printer.stdout._output = io.StringIO()
-	with open(logfile, errors='backslashreplace') as f:
-		lines = f.readlines()
-	return kunit_parser, kunit_parser.parse_run_tests(lines), lines
+	return kunit_parser
 
 
-def ktap_lines(kunit_parser, lines: List[str]) -> List[str]:
+def case_status(kunit_parser, status) -> str:
+	s = kunit_parser.TestStatus
+	return {s.SUCCESS: 'PASS', s.SKIPPED: 'SKIP', s.FAILURE: 'FAIL'}.get(status, 'ERROR')
+
+
+def read_ktap(kunit_parser, lines: List[str], res: Result) -> None:
+	"""Fill res's counts, suites, cases and KTAP from a kernel log."""
+	test = kunit_parser.parse_run_tests(lines)
 	stream = kunit_parser.extract_tap_lines(lines)
-	out = []
 	while stream:
-		out.append(stream.pop() + "\n")
-	return out
-
-
-def junit_xml(kunit_parser, target: str, test) -> str:
-	ok = kunit_parser.TestStatus.SUCCESS
-	skip = kunit_parser.TestStatus.SKIPPED
-	rows = ['<?xml version="1.0" encoding="UTF-8"?>', f'<testsuites name={quoteattr(target)}>']
-
-	for suite in test.subtests:
-		# Parameterised cases carry their parameters as subtests.
-		leaves = []
-		for case in suite.subtests or [suite]:
-			if case.subtests:
-				leaves += [(case.name + '.' + p.name, p) for p in case.subtests]
-			else:
-				leaves.append((case.name, case))
-		fails = sum(1 for _, c in leaves if c.status not in (ok, skip))
-		skips = sum(1 for _, c in leaves if c.status == skip)
-		rows.append(f'  <testsuite name={quoteattr(target + "." + suite.name)} tests="{len(leaves)}" '
-			    f'failures="{fails}" skipped="{skips}">')
-		for name, c in leaves:
-			rows.append(f'    <testcase classname={quoteattr(target + "." + suite.name)} name={quoteattr(name)}>')
-			if c.status == skip:
-				rows.append('      <skipped/>')
-			elif c.status != ok:
-				rows.append(f'      <failure message={quoteattr(c.status.name)}>'
-					    f'{escape(chr(10).join(c.log))}</failure>')
-			rows.append('    </testcase>')
-		rows.append('  </testsuite>')
-	rows.append('</testsuites>')
-	return '\n'.join(rows) + '\n'
-
-
-# What a kernel prints when something went wrong that no KUnit case may see.
-SPLAT = re.compile(r'\bBUG: |WARNING: CPU|Bad page state|\bOops\b|Kernel panic|Unable to handle kernel')
-
-
-def known_splats() -> List[Tuple[str, re.Pattern]]:
-	known = []
-	with open(os.path.join(TOP, 'tests', 'kunit', 'known-splats')) as f:
-		for line in f:
-			line = line.split('--', 1)[0].strip()
-			if line and not line.startswith('#'):
-				glob, regex = line.split(None, 1)
-				known.append((glob, re.compile(regex.strip())))
-	return known
-
-
-def unexpected_splats(target: str, lines: List[str]) -> List[str]:
-	known = [r for glob, r in known_splats() if fnmatch.fnmatch(target, glob)]
-	return [l.strip() for l in lines if SPLAT.search(l) and not any(r.search(l) for r in known)]
-
-
-def collect(t: Target, tree: str, out: str, results_dir: str, res: Result) -> None:
-	logfile = os.path.join(out, 'test.log')
-	if not os.path.exists(logfile):
-		res.failed, res.status, res.note = 1, 'FAIL', 'no kernel log: config or build failed (see above)'
-		return
-	kunit_parser, test, lines = parse_log(tree, logfile)
-	ktap = ktap_lines(kunit_parser, lines)
-	with open(os.path.join(results_dir, t.name + '.ktap'), 'w') as f:
-		f.writelines(ktap)
-	with open(os.path.join(results_dir, t.name + '.junit.xml'), 'w') as f:
-		f.write(junit_xml(kunit_parser, t.name, test))
+		res.ktap.append(stream.pop() + '\n')
 	c = test.counts
 	res.passed, res.skipped = c.passed, c.skipped
 	res.failed = c.failed + c.crashed + c.errors
-	if not ktap or res.passed + res.failed + res.skipped == 0:
-		res.failed = max(res.failed, 1)
-		res.note = 'no KTAP results in the kernel log'
-	splats = unexpected_splats(t.name, lines)
-	if splats:
-		res.failed = max(res.failed, 1)
-		res.note = f'{len(splats)} kernel splat(s), first: {splats[0][:100]}'
-	res.status = 'PASS' if res.failed == 0 else 'FAIL'
+	for suite in test.subtests:
+		run = res.suites.setdefault(suite.name, expected.SuiteRun())
+		for case in suite.subtests or [suite]:
+			# Parameterised cases carry their parameters as subtests.
+			for name, leaf in ([(case.name + '.' + p.name, p) for p in case.subtests]
+					   or [(case.name, case)]):
+				status = case_status(kunit_parser, leaf.status)
+				res.cases.append(Case(suite.name, name, status, '\n'.join(leaf.log)))
+				run.cases += 1
+				run.passed += status == 'PASS'
+				run.skipped += status == 'SKIP'
 
 
-def build_only(t: Target, tree: str, out: str, args, jobs: int, res: Result) -> None:
+def no_match(suite: str) -> str:
+	return f'no suite matches the filter {suite!r} on this line'
+
+
+def check_kunit_log(t: Target, logfile: str, kunit_parser, want: Optional[Dict[str, int]],
+		    suite: Optional[str], res: Result) -> None:
+	"""What a boot's log says: its cases, its splats, its missing suites."""
+	if not os.path.exists(logfile):
+		res.problems.append('no kernel log: config or build failed (see above)')
+		return
+	with open(logfile, errors='backslashreplace') as f:
+		lines = f.readlines()
+	read_ktap(kunit_parser, lines, res)
+	found = splats.find(t.name, lines)
+	if found:
+		res.problems.append(f'{len(found)} kernel report line(s), first: {found[0][:100]}')
+	if suite and not res.suites and want is None:
+		# A line with no expectations to decide from before the boot:
+		# kunit.py counts the kernel's empty plan as an error, but with a
+		# filter it means the kernel has no such suite.
+		res.failed = 0
+		res.skip = no_match(suite)
+		return
+	if not res.ktap or res.passed + res.failed + res.skipped == 0:
+		res.problems.append('no KTAP results in the kernel log')
+	if want is not None:
+		res.problems += expected.check(want, res.suites, suite)
+
+
+def build_only(t: Target, tree: str, out: str, jobs: int, res: Result, progress: Progress) -> None:
 	"""Configure, build and link vmlinux, then sparse-check the series' files."""
 	sys.path.insert(0, kunit_tool(tree))
 	import kunit_config
@@ -284,32 +340,33 @@ def build_only(t: Target, tree: str, out: str, args, jobs: int, res: Result) -> 
 	want.write_to_file(os.path.join(out, '.config'))
 	make = make_cmd(t.arch, tree, out, jobs)
 	buildlog = os.path.join(out, 'build.log')
+	res.built = False
 	with open(buildlog, 'w') as blog:
-		for goal in (['olddefconfig'], ['vmlinux']):
-			log(f'{t.name}: make {" ".join(goal)}')
-			if subprocess.run(make + goal, env=env, stdout=blog, stderr=subprocess.STDOUT).returncode:
-				res.failed, res.note = 1, f'make {goal[0]} failed (see {buildlog})'
+		for goal in ('olddefconfig', 'vmlinux'):
+			progress.saw(f'make {goal}')
+			log(f'{t.name}: make {goal}')
+			if subprocess.run(make + [goal], env=env, stdout=blog, stderr=subprocess.STDOUT).returncode:
+				res.problems.append(f'make {goal} failed (see {buildlog})')
 				return
 	have = kunit_config.parse_file(os.path.join(out, '.config'))
 	if not want.is_subset_of(have):
 		missing = set(want.as_entries()) - set(have.as_entries())
-		res.failed, res.note = 1, 'config options not set: ' + ', '.join(sorted(str(e) for e in missing))
+		res.problems.append('config options not set: ' + ', '.join(sorted(str(e) for e in missing)))
 		return
-	warnings = sparse_series_files(make, env, out)
-	res.status = 'SKIP'
-	res.note = (f'{t.arch}: built, not booted (no emulator); sparse: {warnings}'
+	res.built = True
+	progress.saw('sparse')
+	res.skip = (f'{t.arch}: built, not booted (no emulator); sparse: {sparse_series_files(make, env, out)}'
 		    ' (base files included; make check counts new ones)')
 
 
 def series_names(d: str = TOP) -> List[str]:
-	"""The patch file names of d/series, in order."""
-	names = []
-	with open(os.path.join(d, 'series')) as f:
-		for line in f:
-			line = line.split('#', 1)[0].split()
-			if line:
-				names.append(line[0])
-	return names
+	"""The patch file names of d/series, in order: scripts/series.sh, the
+	one parser of the series file, which the shell scripts use too."""
+	p = subprocess.run([os.path.join(TOP, 'scripts', 'series.sh'), d], stdout=subprocess.PIPE,
+			   text=True)
+	if p.returncode:
+		raise RuntimeError(f'cannot read {d}/series (see above)')
+	return p.stdout.split()
 
 
 def series_files(d: str = TOP) -> List[str]:
@@ -358,54 +415,207 @@ def simulate(t: Target, tree: str, out: str, jobs: int, res: Result) -> None:
 		subprocess.run(['make', '-C', sim, 'clean'], stdout=f, stderr=subprocess.STDOUT)
 		if subprocess.run(['make', '-C', sim, f'-j{jobs}'] + variables,
 				  stdout=f, stderr=subprocess.STDOUT).returncode:
-			res.failed, res.note = 1, f'simulator build failed (see {logfile})'
+			res.problems.append(f'simulator build failed (see {logfile})')
 			return
 	try:
 		p = subprocess.run([os.path.join(sim, 'main'), '-v'], cwd=sim, stdout=subprocess.PIPE,
 				   stderr=subprocess.STDOUT, text=True, timeout=t.timeout)
 	except subprocess.TimeoutExpired:
-		res.failed, res.note = 1, f'TIMEOUT: simulator still running after {t.timeout} s'
+		res.problems.append(f'TIMEOUT: simulator still running after {t.timeout} s')
 		return
 	with open(logfile, 'a') as f:
 		f.write(p.stdout)
-	res.passed = len(re.findall(r'^ok \d+ ', p.stdout, re.M))
-	res.failed = len(re.findall(r'^not ok \d+ ', p.stdout, re.M))
+	read_simulator(t.name, p.stdout, res)
+	# Built with ASan and UBSan: UBSan reports and goes on, exit code 0.
+	sanitizer = re.search(r'^.*(?:runtime error: |ERROR: \w+Sanitizer).*$', p.stdout, re.M)
+	if sanitizer:
+		res.problems.append(f'sanitizer report: {sanitizer.group(0)[:100]}')
 	if p.returncode:
-		res.failed = max(res.failed, 1)
-		res.note = f'simulator exited {p.returncode} (a failed assertion aborts it; see {logfile})'
-	elif res.passed == 0:
-		res.failed, res.note = 1, 'simulator reported no checks'
-	res.status = 'PASS' if res.failed == 0 else 'FAIL'
+		res.problems.append(f'simulator exited {p.returncode} (a failed assertion aborts it;'
+				    f' see {logfile})')
 
 
-def run_target(t: Target, tree: str, args) -> Result:
-	out = os.path.join(args.build, 'out', t.build)
-	results_dir = os.path.join(args.build, 'results')
-	os.makedirs(results_dir, exist_ok=True)
-	res = Result(t)
-	start = time.monotonic()
-	log(f'[{t.name}] start')
-	if t.boot == 'build':
-		build_only(t, tree, out, args, args.jobs, res)
-	elif t.boot == 'sim':
-		simulate(t, tree, out, args.jobs, res)
+def read_simulator(name: str, output: str, res: Result) -> None:
+	"""The simulator's "ok N : what" lines as the cases of one suite."""
+	run = res.suites.setdefault(name, expected.SuiteRun())
+	for m in re.finditer(r'^(not )?ok (\d+) :? ?(.*)$', output, re.M):
+		status = 'FAIL' if m.group(1) else 'PASS'
+		res.cases.append(Case(name, m.group(3).strip() or m.group(2), status))
+		run.cases += 1
+		run.passed += status == 'PASS'
+	res.passed = run.passed
+	res.failed = run.cases - run.passed
+	res.ktap = [f'KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: {name}\n'
+		    f'    1..{run.cases}\n']
+	res.ktap += [f'    {"ok" if c.status == "PASS" else "not ok"} {n} {c.name}\n'
+		     for n, c in enumerate(res.cases, 1)]
+	res.ktap.append(f'{"ok" if res.failed == 0 else "not ok"} 1 {name}\n')
+	if not res.cases:
+		res.problems.append('simulator reported no checks')
+
+
+def verdict(res: Result) -> None:
+	"""The one place a line's status is decided, from what it collected.
+	ERROR: the harness failed; FAIL: a case failed or a problem was found;
+	SKIP: it could not run here, with the reason; PASS: cases ran and none
+	failed. Every FAIL and ERROR counts as at least one failure and every
+	SKIP as at least one skip, so the closing line can never look clean
+	for a line that did not pass."""
+	notes = list(res.problems)
+	res.clean = (not (res.error or res.problems or res.failed or res.skip or res.narrowed)
+		     and res.passed > 0)
+	if res.no_expected:
+		notes.append(f'no expected suites for {res.target.expected} in tests/kunit/expected'
+			     ' (make expected, after a clean run)')
+	if res.error:
+		res.status = 'ERROR'
+		notes.insert(0, f'harness error: {res.error}')
+	elif res.problems or res.failed or res.no_expected:
+		res.status = 'FAIL'
+	elif res.skip:
+		res.status = 'SKIP'
+	elif res.passed:
+		res.status = 'PASS'
 	else:
-		os.makedirs(out, exist_ok=True)
-		if os.path.exists(os.path.join(out, 'test.log')):
-			os.unlink(os.path.join(out, 'test.log'))
-		rc, timeout = run_kunit(t, tree, out, results_dir, args, args.jobs)
-		collect(t, tree, out, results_dir, res)
-		if timeout:
-			# A kernel that does not finish, or does not shut down, hangs CI.
-			res.failed = max(res.failed, 1)
-			res.status, res.note = 'FAIL', f'TIMEOUT: QEMU still running after {t.timeout} s, stopped'
-		elif rc and res.status == 'PASS':
-			res.failed, res.status, res.note = 1, 'FAIL', f'kunit.py exited {rc}'
-		elif rc and not res.note:
-			res.note = f'kunit.py exited {rc}'
-	res.seconds = time.monotonic() - start
-	log(f'[{t.name}] {res.status} in {res.seconds:.0f} s')
+		res.status = 'FAIL'
+		notes.append('no case ran')
+	if res.status in ('FAIL', 'ERROR'):
+		res.failed = max(res.failed, 1)
+	if res.status == 'SKIP':
+		res.skipped = max(res.skipped, 1)
+	if res.skip:
+		notes.append(res.skip)
+	res.note = '; '.join(notes)
+
+
+def clear_results(results_dir: str, name: str) -> None:
+	"""Remove a line's files of an earlier run before it runs again."""
+	for f in os.listdir(results_dir):
+		if f.startswith(name + '.'):
+			os.unlink(os.path.join(results_dir, f))
+
+
+def xml_text(text: str) -> str:
+	"""Kernel log text as XML character data: no control characters
+	(a console's escape sequences), which XML forbids."""
+	return escape(re.sub(r'[\x00-\x08\x0b\x0c\x0e-\x1f]', '?', text))
+
+
+def junit_xml(res: Result) -> str:
+	"""JUnit for every line: its cases, or one case for the line itself
+	(a build-only SKIP, a line that failed or erred before any case ran),
+	with the reason."""
+	target = res.target.name
+	rows = ['<?xml version="1.0" encoding="UTF-8"?>', f'<testsuites name={quoteattr(target)}>']
+	cases = res.cases or [Case(target, res.target.boot,
+				   res.status if res.status != 'PASS' else 'FAIL', res.note)]
+	for suite in dict.fromkeys(c.suite for c in cases):
+		mine = [c for c in cases if c.suite == suite]
+		fails = sum(c.status in ('FAIL', 'ERROR') for c in mine)
+		skips = sum(c.status == 'SKIP' for c in mine)
+		name = quoteattr(f'{target}.{suite}' if suite != target else target)
+		rows.append(f'  <testsuite name={name} tests="{len(mine)}" failures="{fails}" skipped="{skips}">')
+		for c in mine:
+			rows.append(f'    <testcase classname={name} name={quoteattr(c.name)}>')
+			if c.status == 'SKIP':
+				rows.append(f'      <skipped message={quoteattr(res.skip if not res.cases else "")}/>')
+			elif c.status != 'PASS':
+				rows.append(f'      <failure message={quoteattr(c.status)}>{xml_text(c.log)}</failure>')
+			rows.append('    </testcase>')
+		rows.append('  </testsuite>')
+	why = '; '.join(p for p in [res.error] + res.problems if p)
+	if res.cases and why:
+		# The line failed outside its cases (a splat, a missing suite).
+		rows.append(f'  <testsuite name={quoteattr(target + ".verdict")} tests="1" failures="1">')
+		rows.append(f'    <testcase classname={quoteattr(target)} name="verdict">')
+		rows.append(f'      <failure message={quoteattr(why[:200])}>{xml_text(why)}</failure>')
+		rows.append('    </testcase>\n  </testsuite>')
+	rows.append('</testsuites>')
+	return '\n'.join(rows) + '\n'
+
+
+def write_results(results_dir: str, res: Result) -> None:
+	"""KTAP, JUnit and a summary (for 'make expected') per line."""
+	name = res.target.name
+	with open(os.path.join(results_dir, name + '.ktap'), 'w') as f:
+		f.writelines(res.ktap or [f'KTAP version 1\n1..0 # {res.status} {res.note}\n'])
+	with open(os.path.join(results_dir, name + '.junit.xml'), 'w') as f:
+		f.write(junit_xml(res))
+	with open(os.path.join(results_dir, name + '.result.json'), 'w') as f:
+		json.dump({'target': name, 'expected': res.target.expected, 'status': res.status,
+			   'note': res.note, 'passed': res.passed, 'failed': res.failed,
+			   'skipped': res.skipped, 'seconds': round(res.seconds, 1), 'clean': res.clean,
+			   'series': res.series,
+			   'suites': {s: vars(r) for s, r in res.suites.items()}}, f, indent=1)
+		f.write('\n')
+
+
+def write_kcidb(results_dir: str, results: List[Result]) -> None:
+	"""The run as one KCIDB report (the kernel CI database's schema):
+	the pinned tree as the checkout, the series as its patchset, a build
+	per line and a test per case."""
+	series = [os.path.join(TOP, 'patches', n) for n in series_names()]
+	run_id = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
+	phash = kcidb.patchset_hash(series)
+	doc = kcidb.make_report(f'{run_id}-{phash[:12]}', 'linux-6.1.y', pinned_version(), phash, [
+		dict(name=r.target.name, arch=r.target.arch, config_name=','.join(r.target.fragments),
+		     status=r.status, note=r.note, start_time=r.start or None, duration=r.seconds,
+		     log_path=None, built=r.built, cmdline=r.target.cmdline,
+		     cases=[(f'{c.suite}.{c.name}', c.status) for c in r.cases])
+		for r in results])
+	with open(os.path.join(results_dir, 'kcidb.json'), 'w') as f:
+		json.dump(doc, f, indent=1)
+		f.write('\n')
+
+
+def pinned_version() -> str:
+	"""The base tree's name, from scripts/lib.sh: a tarball, not a commit."""
+	with open(os.path.join(TOP, 'scripts', 'lib.sh')) as f:
+		m = re.search(r'^LINUX_DEB_VERSION=(\S+)', f.read(), re.M)
+	return f'linux-source-6.1 {m.group(1)}' if m else 'linux-source-6.1'
+
+
+def run_target(t: Target, tree: str, args, want: Optional[Dict[str, int]]) -> Result:
+	out = os.path.join(args.build, 'out', t.build)
+	res = Result(t, start=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+		     narrowed=bool(args.suite or args.kernel_args))
+	res.no_expected = t.booted and want is None
+	if args.suite and want is not None and not expected.matching(want, args.suite):
+		res.skip = no_match(args.suite)
+		return res
+	progress = Progress(t.name)
+	try:
+		if t.boot == 'build':
+			build_only(t, tree, out, args.jobs, res, progress)
+		elif t.boot == 'sim':
+			simulate(t, tree, out, args.jobs, res)
+		else:
+			os.makedirs(out, exist_ok=True)
+			logfile = os.path.join(out, 'test.log')
+			if os.path.exists(logfile):
+				os.unlink(logfile)
+			rc, timeout = run_kunit(t, tree, out, args, args.jobs, progress)
+			res.built = os.path.exists(logfile)
+			check_kunit_log(t, logfile, kunit_modules(tree), want, args.suite, res)
+			if timeout:
+				# A kernel that does not finish, or does not shut down, hangs CI.
+				res.problems.insert(0, f'TIMEOUT: QEMU still running after {t.timeout} s, stopped')
+			elif rc and not res.skip:
+				res.problems.append(f'kunit.py exited {rc}')
+	finally:
+		progress.stop()
 	return res
+
+
+def ensure_toolchains(targets: List[Target], jobs: int) -> Dict[str, str]:
+	"""Build the source-built compilers the targets need, side by side, if
+	the cache lacks them; arch -> why it cannot be had."""
+	arches = sorted({CROSS[t.arch][1] for t in targets if CROSS[t.arch][1]})
+	env = dict(os.environ, JOBS=str(max(1, jobs // max(1, len(arches)))))
+	builds = {a: subprocess.Popen([os.path.join(TOP, 'scripts', 'toolchains.sh'), a], env=env)
+		  for a in arches}
+	return {a: f'no {a} compiler: scripts/toolchains.sh {a} failed (see above)'
+		for a, p in builds.items() if p.wait()}
 
 
 def print_table(results: List[Result]) -> None:
@@ -414,7 +624,49 @@ def print_table(results: List[Result]) -> None:
 	for r in results:
 		print(f'{r.target.name:<25} {r.target.arch:<11} {r.status:<6} {r.passed:>6} {r.failed:>6} '
 		      f'{r.skipped:>7} {r.seconds:>5.0f}s  {r.note}')
-	print()
+	print(flush=True)
+
+
+def plan(targets: List[Target], want: Dict[str, Dict[str, int]], args) -> int:
+	"""--plan: say what each line would do, and check what it needs exists,
+	without building anything (the README's examples are run this way)."""
+	bad = 0
+	for t in targets:
+		need = fragment_paths(t) + ([os.path.join(TOP, t.qemu)]
+					    if t.booted and t.qemu != 'stock' else [])
+		missing = [p for p in need if not os.path.exists(p)]
+		suites = want.get(t.expected)
+		if missing:
+			what = 'ERROR missing ' + ', '.join(os.path.relpath(p, TOP) for p in missing)
+		elif t.booted and suites is None:
+			what = f'FAIL no expected suites for {t.expected}'
+		elif t.boot == 'build':
+			what = 'SKIP build only (no emulator)'
+		elif t.boot == 'sim':
+			what = 'run the simulator'
+		elif args.suite and not expected.matching(suites, args.suite):
+			what = 'SKIP ' + no_match(args.suite)
+		else:
+			what = f'boot, {len(expected.matching(suites, args.suite))} suite(s)'
+		bad += what.startswith(('ERROR', 'FAIL'))
+		print(f'{t.name:<25} {t.arch:<11} {what}')
+	return 1 if bad else 0
+
+
+def select(args) -> List[Target]:
+	targets = read_matrix(args.matrix)
+	if args.target:
+		targets = [t for t in targets if t.name == args.target]
+	elif args.arch != 'all':
+		targets = [t for t in targets if t.arch == args.arch]
+	extra = [c for c in args.configs.split(',') if c]
+	if extra:
+		# Own name, own build directory: variants never rebuild each other.
+		for t in targets:
+			t.name += '+' + '+'.join(extra)
+			t.fragments += extra
+		share_builds(targets)
+	return targets
 
 
 def main() -> int:
@@ -429,41 +681,104 @@ def main() -> int:
 	ap.add_argument('--build', default=os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build')))
 	ap.add_argument('--jobs', type=int, default=int(os.environ.get('JOBS', os.cpu_count() or 1)))
 	ap.add_argument('--matrix', default=os.path.join(TOP, 'tests', 'kunit', 'matrix'))
+	ap.add_argument('--expected', default=expected.EXPECTED)
+	ap.add_argument('--plan', action='store_true', help='say what would run; build nothing')
 	args = ap.parse_args()
 	# kunit.py runs in the tree: every path handed to it must be absolute.
 	args.tree, args.build = os.path.abspath(args.tree), os.path.abspath(args.build)
 
-	targets = read_matrix(args.matrix)
-	if args.target:
-		targets = [t for t in targets if t.name == args.target]
-	elif args.arch != 'all':
-		targets = [t for t in targets if t.arch == args.arch]
-	if not targets:
-		log(f'no matrix line matches arch={args.arch} target={args.target}')
+	results_dir = os.path.join(args.build, 'results')
+	if not args.plan:
+		# Nothing of an earlier run may pass for this one's.
+		os.makedirs(results_dir, exist_ok=True)
+		for f in ('summary', 'kcidb.json'):
+			if os.path.exists(os.path.join(results_dir, f)):
+				os.unlink(os.path.join(results_dir, f))
+	try:
+		targets, want = prepare(args)
+	except (OSError, ValueError) as e:
+		log(f'error: {e}')
+		if not args.plan:
+			closing(results_dir, 0, 1, 0)
 		return 2
-	extra = [c for c in args.configs.split(',') if c]
-	for c in extra:
-		if not os.path.exists(os.path.join(TOP, 'configs', c + '.config')):
-			log(f'no such fragment: configs/{c}.config')
-			return 2
-	if extra:
-		# Own name, own build directory: variants never rebuild each other.
-		for t in targets:
-			t.name += '+' + '+'.join(extra)
-			t.fragments += extra
-		share_builds(targets)
+	if args.plan:
+		return plan(targets, want, args)
+	broken = ensure_toolchains(targets, args.jobs)
+	series = kcidb.patchset_hash([os.path.join(TOP, 'patches', n) for n in series_names()])
 
-	results = [run_target(t, args.tree, args) for t in targets]
+	def run(t: Target) -> Result:
+		if CROSS[t.arch][1] in broken:
+			return Result(t, error=broken[CROSS[t.arch][1]])
+		res = run_target(t, args.tree, args, want.get(t.expected))
+		res.series = series
+		return res
+
+	return 1 if run_lines(targets, run, results_dir) else 0
+
+
+def prepare(args) -> Tuple[List[Target], Dict[str, Dict[str, int]]]:
+	"""The selected lines and their expectations, or ValueError/OSError
+	saying what is wrong with the request or the repository."""
+	targets = select(args)
+	if not targets:
+		raise ValueError(f'no matrix line matches arch={args.arch} target={args.target}')
+	for c in [c for c in args.configs.split(',') if c]:
+		if not os.path.exists(os.path.join(TOP, 'configs', c + '.config')):
+			raise ValueError(f'no such fragment: configs/{c}.config')
+	want = expected.read(args.expected) if os.path.exists(args.expected) else {}
+	booted = [t for t in targets if t.booted and t.expected in want]
+	if args.suite and booted and not any(expected.matching(want[t.expected], args.suite)
+					     for t in booted):
+		raise ValueError(f'the filter {args.suite!r} matches no suite of the selected lines'
+				 ' (tests/kunit/expected lists them)')
+	if not args.plan and not os.path.isdir(os.path.join(args.tree, '.git')):
+		raise ValueError(f'no work tree at {args.tree}: run "make setup" (or "make tree")')
+	return targets, want
+
+
+def closing(results_dir: str, passed: int, failed: int, skipped: int) -> None:
+	"""Print the run's closing line and keep it for CI, which prints it
+	last, after the series checks."""
+	line = f'{passed} passed, {failed} failed, {skipped} skipped'
+	print(line, flush=True)
+	with open(os.path.join(results_dir, 'summary'), 'w') as f:
+		f.write(line + '\n')
+
+
+def run_lines(targets: List[Target], run, results_dir: str) -> bool:
+	"""Run each line with run(target) -> Result, whatever the others did;
+	write its results, print the table and the closing line. True if any
+	line failed or erred."""
+	results = []
+	for t in targets:
+		clear_results(results_dir, t.name)
+		log(f'[{t.name}] start')
+		t0 = time.monotonic()
+		try:
+			res = run(t)
+		except (Exception, SystemExit) as e:  # one line's fault must not end the run
+			traceback.print_exc()
+			res = Result(t, error=f'{type(e).__name__}: {e}')
+		res.seconds = time.monotonic() - t0
+		verdict(res)
+		try:
+			write_results(results_dir, res)
+		except OSError as e:
+			res.status, res.note = 'ERROR', f'harness error: cannot write results: {e}'
+			res.failed = max(res.failed, 1)
+		log(f'[{t.name}] {res.status} in {res.seconds:.0f} s{": " + res.note if res.note else ""}')
+		results.append(res)
+
 	print_table(results)
-	passed = sum(r.passed for r in results)
 	failed = sum(r.failed for r in results)
-	skipped = sum(r.skipped for r in results)
-	closing = f'{passed} passed, {failed} failed, {skipped} skipped'
-	print(closing)
-	# Kept for CI, which prints it last, after the series checks.
-	with open(os.path.join(args.build, 'results', 'summary'), 'w') as f:
-		f.write(closing + '\n')
-	return 1 if failed or any(r.status == 'FAIL' for r in results) else 0
+	try:
+		write_kcidb(results_dir, results)
+	except (Exception, SystemExit) as e:  # a missing report fails the run
+		traceback.print_exc()
+		log(f'harness error: no KCIDB report: {type(e).__name__}: {e}')
+		failed += 1
+	closing(results_dir, sum(r.passed for r in results), failed, sum(r.skipped for r in results))
+	return failed > 0 or any(r.status in ('FAIL', 'ERROR') for r in results)
 
 
 if __name__ == '__main__':
