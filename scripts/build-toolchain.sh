@@ -7,8 +7,10 @@
 #
 # usage: scripts/build-toolchain.sh microblaze|ia64
 #        scripts/build-toolchain.sh --key microblaze|ia64
+#        scripts/build-toolchain.sh --recipe
 # prints: the toolchain's bin/ directory on stdout when it is ready
-#         (--key: only the cache key, building nothing)
+#         (--key: only the cache key, building nothing; --recipe: the text
+#         the key's HASH is taken of)
 #
 # The cache key, the directory name under $EARLYMM_CACHE/toolchains:
 #   TRIPLET-gcc_GCCVER-binutils_BUVER-recipe_HASH
@@ -16,8 +18,9 @@
 #   binutils-source, or for ia64 that of binutils-ia64-linux-gnu, Debian's
 #   cross binutils the compiler is linked to (':', '+' and '~' become '_').
 # - HASH: the first 12 hex digits of the sha256 of the recipe, the part of
-#   this file between the RECIPE markers below, as bash prints it back
-#   (declare -p of its variables, declare -f of its functions). Bash drops
+#   this file between the RECIPE markers below, as bash prints it back: the
+#   values of its variables (not their attributes: an exported HOST_CFLAGS
+#   is the same recipe) and declare -f of its functions. Bash drops
 #   comments and layout there, so a comment edit keeps the key; a changed
 #   flag, make goal or step changes it and makes a new toolchain.
 # Not in the key: JOBS, the host gcc that compiles the compiler, and the
@@ -30,17 +33,24 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-usage="usage: $0 [--key] microblaze|ia64"
-key_only=0
-if [ "${1:-}" = --key ]; then
-	key_only=1
-	shift
-fi
-arch=${1:?$usage}
+usage="usage: $0 [--key] microblaze|ia64, or $0 --recipe"
+mode=build
+case ${1:-} in
+--key) mode=key; shift ;;
+--recipe) mode=recipe ;;
+esac
+[ "$mode" = recipe ] || arch=${1:?$usage}
 
 # ---- RECIPE: from here to END RECIPE, everything goes into the key -------
-# A variable or function added here goes into recipe_hash's lists too
-# (tests/harness/test_scripts.py checks that).
+# A variable or function added here goes into the RECIPE_VARS or
+# RECIPE_FUNCS list below too (tests/harness/test_scripts.py checks that
+# --recipe prints each). All that decides the result is here: the steps, the
+# prefix's layout and PATH; outside are only the cache's bookkeeping (lock,
+# work directory, .complete) and lib.sh's step, which logs.
+
+# run CMD...: run a build command, its output to the log; on failure, show
+# the log's end and stop.
+run() { "$@" >>"$log" 2>&1 || { tail -40 "$log" >&2; die "toolchain step failed: $*"; }; }
 
 # recipe_target ARCH: the target triplet, and whether binutils are built
 # from source (own_binutils=1: Debian has no microblaze binutils) or come
@@ -111,8 +121,11 @@ gcc_build() {
 	run make "${GCC_INSTALL[@]}"
 }
 
-# The steps in order.
+# The steps in order, into an empty $prefix.
 recipe_build() {
+	mkdir -p "$prefix/bin"
+	# gcc's configure finds the binutils just built in the prefix.
+	export PATH=$prefix/bin:$PATH
 	[ "$own_binutils" = 0 ] || step "$arch binutils" binutils
 	step "$arch gcc source" gcc_src
 	step "$arch gcc" gcc_build
@@ -120,13 +133,31 @@ recipe_build() {
 
 # ---- END RECIPE ----------------------------------------------------------
 
-recipe_hash() {
-	{
-		declare -p HOST_CFLAGS BINUTILS_CONFIGURE BINUTILS_MAKE BINUTILS_INSTALL \
-			GCC_CONFIGURE GCC_MAKE GCC_INSTALL
-		declare -f recipe_target binutils gcc_src gcc_build recipe_build
-	} | sha256sum | cut -c1-12
+RECIPE_VARS=(HOST_CFLAGS BINUTILS_CONFIGURE BINUTILS_MAKE BINUTILS_INSTALL
+	GCC_CONFIGURE GCC_MAKE GCC_INSTALL)
+RECIPE_FUNCS=(run recipe_target binutils gcc_src gcc_build recipe_build)
+
+# recipe_text: the recipe as hashed, NAME=VALUE or NAME=(VALUE...) per
+# variable (quoted as ${x@Q} does), then each function's definition.
+recipe_text() {
+	local name ref vals
+	for name in "${RECIPE_VARS[@]}"; do
+		if [[ $(declare -p "$name") == 'declare -'*([!\ ])a* ]]; then
+			ref="${name}[@]"
+			vals=("${!ref}")
+			printf '%s=(%s)\n' "$name" "${vals[*]@Q}"
+		else
+			printf '%s=%s\n' "$name" "${!name@Q}"
+		fi
+	done
+	declare -f "${RECIPE_FUNCS[@]}"
 }
+recipe_hash() { recipe_text | sha256sum | cut -c1-12; }
+
+if [ "$mode" = recipe ]; then
+	recipe_text
+	exit 0
+fi
 
 recipe_target "$arch" ||
 	die "no source-built toolchain for '$arch' (arm uses Debian's gcc-arm-linux-gnueabihf; $usage)"
@@ -143,7 +174,7 @@ else
 fi
 key="$triplet-gcc_${gcc_src_ver}-binutils_${bu_ver}-recipe_$(recipe_hash)"
 key=${key//[:+~]/_}
-if [ "$key_only" = 1 ]; then
+if [ "$mode" = key ]; then
 	echo "$key"
 	exit 0
 fi
@@ -153,16 +184,12 @@ prefix=$toolchains/$key
 work=$toolchains/.work-$key
 log=$work/build.log
 
-run() { "$@" >>"$log" 2>&1 || { tail -40 "$log" >&2; die "toolchain step failed: $*"; }; }
-
 # Under the key's lock: build, unless another run finished it meanwhile.
 build() {
 	[ ! -f "$prefix/.complete" ] || return 0
 	rm -rf "$work" "$prefix"
-	mkdir -p "$work" "$prefix/bin"
+	mkdir -p "$work"
 	note "building $key (log: $log)"
-	# gcc's configure finds the binutils just built in the prefix.
-	export PATH=$prefix/bin:$PATH
 	recipe_build
 	"$prefix/bin/$triplet-gcc" --version | head -1 >&2
 	touch "$prefix/.complete"

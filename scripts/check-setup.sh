@@ -3,7 +3,9 @@
 # list (lib.sh) are installed and the pinned tree is in the cache. make tree
 # and make test call it first, so a clone on a new machine is told what to do
 # instead of failing somewhere deep in a build. It runs on every make tree:
-# one dpkg-query and one stat, a few milliseconds.
+# one dpkg-query and a stat or two (with LINUX_TARBALL, the tarball's sum is
+# recorded with its stat: it is hashed again only once it changed), a few
+# milliseconds.
 #
 # prints: nothing when all is there; else one line naming what is missing
 # (and exits non-zero)

@@ -5,7 +5,8 @@
 #
 # Sources, in order of preference:
 #   LINUX_TARBALL=/path/linux-6.1.192.tar.xz   (kernel.org or any copy;
-#                                               kept for this clone, see lib.sh)
+#                                               kept for this clone, see lib.sh;
+#                                               LINUX_TARBALL= forgets it)
 #   apt-get download linux-source-6.1=6.1.192-2 (the default pin)
 #
 # Two runs sharing the cache (two clones) never fetch or unpack at once: the
@@ -17,18 +18,26 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
-check_sha() { # file expected what
+# check_sha FILE EXPECTED WHAT ADVICE: die, with ADVICE, unless FILE's sha256 is EXPECTED.
+check_sha() {
 	local got
 	got=$(sha_of "$1")
 	[ "$got" = "$2" ] || die "$3 checksum mismatch
   file:     $1
   expected: $2
   got:      $got
-  The pin is $LINUX_DEB_PKG $LINUX_DEB_VERSION. Delete the file and run 'make setup' again, or
-  point LINUX_TARBALL at a Linux $LINUX_VERSION tarball (with LINUX_TARBALL_SHA256 to pin it)."
+  $4"
 }
+# The advice for a bad download or a bad copy of the pin: ours, in the cache.
+redo_pin="The pin is $LINUX_DEB_PKG $LINUX_DEB_VERSION: this copy in the cache is damaged.
+  Delete it and run 'make setup' again, or point LINUX_TARBALL at a Linux $LINUX_VERSION
+  tarball (with LINUX_TARBALL_SHA256 to pin it)."
 
-repo=$(base_repo)
+tarball_sha=	# LINUX_TARBALL's sha256, when there is one
+if [ -n "${LINUX_TARBALL:-}" ]; then
+	tarball_sha=$(tarball_sum)
+fi
+repo=$(base_repo_of "$tarball_sha")
 key=$(basename "$repo")
 dl=$EARLYMM_CACHE/dl
 deb=$dl/${LINUX_DEB_PKG}_${LINUX_DEB_VERSION}_all.deb
@@ -69,23 +78,24 @@ deb_tarball() {
 			note "downloading $LINUX_DEB_PKG=$LINUX_DEB_VERSION"
 			(cd "$dl" && apt-get download "$LINUX_DEB_PKG=$LINUX_DEB_VERSION") || apt_failed
 		fi
-		check_sha "$deb" "$PIN_DEB_SHA256" "$LINUX_DEB_PKG .deb"
+		check_sha "$deb" "$PIN_DEB_SHA256" "$LINUX_DEB_PKG .deb" "$redo_pin"
 		dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$LINUX_TARBALL_NAME" >"$tarball.tmp"
 		mv "$tarball.tmp" "$tarball"
 	fi
-	check_sha "$tarball" "$PIN_TARBALL_SHA256" "$LINUX_TARBALL_NAME"
+	check_sha "$tarball" "$PIN_TARBALL_SHA256" "$LINUX_TARBALL_NAME" "$redo_pin"
 }
 
 # Under the lock: make the repository, unless another run finished it meanwhile.
 make_repo() {
-	local sum ver tmp=$repo.tmp
+	local ver tmp=$repo.tmp
 	[ ! -f "$repo/earlymm-complete" ] || return 0
 	if [ -n "${LINUX_TARBALL:-}" ]; then
 		tarball=$LINUX_TARBALL
-		sum=$(sha_of "$tarball")
 		# Optional pin for a user-supplied tarball; the version is checked below either way.
-		[ -z "${LINUX_TARBALL_SHA256:-}" ] || check_sha "$tarball" "$LINUX_TARBALL_SHA256" "LINUX_TARBALL"
-		note "LINUX_TARBALL sha256 $sum"
+		[ -z "${LINUX_TARBALL_SHA256:-}" ] || check_sha "$tarball" "$LINUX_TARBALL_SHA256" "LINUX_TARBALL" \
+			"Your file is left as it is: check that LINUX_TARBALL names the tarball you meant
+  and that LINUX_TARBALL_SHA256 is its sum (kernel.org's sha256sums.asc has them)."
+		note "LINUX_TARBALL sha256 $tarball_sha"
 	else
 		deb_tarball
 	fi
@@ -96,20 +106,37 @@ make_repo() {
 	tar -C "$tmp" --strip-components=1 -xf "$tarball"
 	ver=$(make -s -C "$tmp" kernelversion 2>/dev/null) || ver=unknown
 	[ "$ver" = "$LINUX_VERSION" ] || die "$tarball holds Linux $ver, expected $LINUX_VERSION"
-	git -C "$tmp" init -q
+	# No automatic gc or maintenance: git would leave it running detached,
+	# holding the lock (and unlocked closes the lock for git regardless).
+	git_tmp() { unlocked git -C "$tmp" -c gc.auto=0 -c maintenance.auto=false "$@"; }
+	git_tmp init -q
 	# -f: Debian's .gitignore ignores the whole top level ("/*"); take the tarball as it is.
-	git -C "$tmp" add -A -f
-	git -C "$tmp" -c user.name=earlymm -c user.email=earlymm@invalid commit -q \
+	git_tmp add -A -f
+	git_tmp -c user.name=earlymm -c user.email=earlymm@invalid commit -q \
 		--date="@0 +0000" -m "Linux $LINUX_VERSION ($key), pristine"
-	git -C "$tmp" tag base
+	git_tmp tag base
 	mv "$tmp" "$repo"
 	touch "$repo/earlymm-complete"
 }
 
 [ -f "$repo/earlymm-complete" ] || with_lock "$repo.lock" make_repo
-if [ -n "${LINUX_TARBALL:-}" ] && [ ! -f "$LINUX_TARBALL_RECORD" ]; then
-	mkdir -p "$EARLYMM_BUILD"
-	readlink -f "$LINUX_TARBALL" >"$LINUX_TARBALL_RECORD"
-	note "LINUX_TARBALL recorded in $LINUX_TARBALL_RECORD: make tree and make test use it too"
+
+# The record (lib.sh): the tarball this run used, with its sum, so the next
+# run without LINUX_TARBALL uses it too; none when it used the .deb because
+# LINUX_TARBALL= said so.
+if [ -n "${LINUX_TARBALL:-}" ]; then
+	path=$(readlink -f "$LINUX_TARBALL")
+	record="$path
+$tarball_sha $(tarball_stamp "$LINUX_TARBALL")"
+	if [ "$(cat "$LINUX_TARBALL_RECORD" 2>/dev/null)" != "$record" ]; then
+		[ "$(head -1 "$LINUX_TARBALL_RECORD" 2>/dev/null)" = "$path" ] ||
+			note "LINUX_TARBALL recorded in $LINUX_TARBALL_RECORD: make tree and make test use it too"
+		mkdir -p "$EARLYMM_BUILD"
+		echo "$record" >"$LINUX_TARBALL_RECORD.$$"
+		mv "$LINUX_TARBALL_RECORD.$$" "$LINUX_TARBALL_RECORD"
+	fi
+elif [ -n "${LINUX_TARBALL+set}" ] && [ -f "$LINUX_TARBALL_RECORD" ]; then
+	rm -f "$LINUX_TARBALL_RECORD"
+	note "LINUX_TARBALL= : forgot the recorded tarball; this clone uses $LINUX_DEB_PKG $LINUX_DEB_VERSION again"
 fi
 echo "$repo"

@@ -18,10 +18,15 @@ JOBS=${JOBS:-$(nproc)}
 
 # A clone set up from a tarball (make setup LINUX_TARBALL=...) keeps it:
 # fetch-linux.sh records it here, so that make tree and make test, which ask
-# for the pinned tree again, need not be told. 'make distclean' forgets it.
+# for the pinned tree again, need not be told. The record is two lines: the
+# tarball's path, then its sha256 and the stat stamp it was taken at (so
+# base_repo need not hash 140 MB on every make tree). LINUX_TARBALL in the
+# environment wins: fetch-linux.sh then records the new one, or with an
+# empty LINUX_TARBALL= forgets the record and goes back to the pinned .deb.
 LINUX_TARBALL_RECORD=$EARLYMM_BUILD/linux-tarball
-if [ -z "${LINUX_TARBALL:-}" ] && [ -f "$LINUX_TARBALL_RECORD" ]; then
-	LINUX_TARBALL=$(cat "$LINUX_TARBALL_RECORD")
+if [ -z "${LINUX_TARBALL+set}" ] && [ -f "$LINUX_TARBALL_RECORD" ]; then
+	IFS= read -r LINUX_TARBALL <"$LINUX_TARBALL_RECORD" || true
+	LINUX_TARBALL_RECORDED=1
 fi
 
 # Debian packages: compilers, emulators, kernel build and check tools, the
@@ -61,47 +66,97 @@ step() {
 # so two runs sharing $EARLYMM_CACHE (two clones on one machine) never build
 # or unpack the same thing at once. The second waits, saying so; CMD should
 # then look again for the first one's finished result. The lock goes with the
-# file descriptor: it is released when CMD is done or the script exits. Lock
-# files stay: removing one while another run waits on it would break the lock.
+# file descriptor: it is released when CMD is done or the script exits, and
+# when every process that inherited the descriptor has exited too: CMD runs
+# what could outlive it (git, whose gc --auto detaches) through 'unlocked'.
+# Lock files stay: removing one while another run waits on it would break
+# the lock.
 with_lock() {
-	local lock=$1 fd rc
+	local lock=$1 earlymm_lock_fd rc
 	shift
 	mkdir -p "$(dirname "$lock")"
-	exec {fd}>>"$lock"
-	if ! flock -n "$fd"; then
+	exec {earlymm_lock_fd}>>"$lock"
+	if ! flock -n "$earlymm_lock_fd"; then
 		note "waiting for another run, which holds $lock"
-		flock "$fd"
+		flock "$earlymm_lock_fd"
 		note "got $lock"
 	fi
 	# Not 'CMD || rc=$?': that would turn errexit off inside CMD.
 	"$@"
 	rc=$?
-	exec {fd}>&-
+	exec {earlymm_lock_fd}>&-
 	return $rc
+}
+
+# unlocked CMD...: run CMD without with_lock's lock descriptor, so that a
+# process CMD leaves behind cannot hold the lock after the script is gone.
+unlocked() {
+	if [ -n "${earlymm_lock_fd:-}" ]; then
+		"$@" {earlymm_lock_fd}>&-
+	else
+		"$@"
+	fi
 }
 
 # missing_packages PKG...: those of the Debian packages PKG that are not
 # installed, one per line. One dpkg-query for all of them: make tree runs this
-# on every call (check-setup.sh), so it must cost milliseconds.
+# on every call (check-setup.sh), so it must cost milliseconds. Installed is
+# the package's state, whatever its selection: a held package ("hold ok
+# installed") is installed.
 missing_packages() {
 	local -A ok=()
 	local pkg status
 	# dpkg-query fails on a package it has never heard of, yet lists the rest.
 	while read -r pkg status; do
-		[ "$status" != "install ok installed" ] || ok[$pkg]=1
-	done < <(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null || true)
+		[ "$status" != installed ] || ok[$pkg]=1
+	done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "$@" 2>/dev/null || true)
 	for pkg; do
 		[ -n "${ok[$pkg]:-}" ] || echo "$pkg"
 	done
 }
 
+# tarball_stamp FILE: what changes when FILE does (device, inode, size,
+# mtime, ctime), so a recorded sum stands while the stamp does.
+tarball_stamp() {
+	stat -L -c '%d:%i:%s:%.9Y:%.9Z' "$1"
+}
+
+# tarball_sum: LINUX_TARBALL's sha256: the recorded one while the file is the
+# recorded file, unchanged (a stat); else hashed (seconds for 140 MB).
+tarball_sum() {
+	local path sum stamp
+	if [ ! -f "$LINUX_TARBALL" ]; then
+		[ -n "${LINUX_TARBALL_RECORDED:-}" ] || die "LINUX_TARBALL=$LINUX_TARBALL: no such file"
+		die "LINUX_TARBALL=$LINUX_TARBALL: no such file (recorded in $LINUX_TARBALL_RECORD
+  by an earlier 'make setup LINUX_TARBALL=...'). Either point LINUX_TARBALL at its new place:
+    make setup LINUX_TARBALL=/new/path/linux-$LINUX_VERSION.tar.xz
+  or go back to the pinned $LINUX_DEB_PKG $LINUX_DEB_VERSION .deb:
+    rm $LINUX_TARBALL_RECORD   (or: make setup LINUX_TARBALL=)"
+	fi
+	if [ -f "$LINUX_TARBALL_RECORD" ] &&
+		{ IFS= read -r path && read -r sum stamp; } <"$LINUX_TARBALL_RECORD" &&
+		[ "$path" = "$(readlink -f "$LINUX_TARBALL")" ] && [ ${#sum} = 64 ] &&
+		[ "$stamp" = "$(tarball_stamp "$LINUX_TARBALL")" ]; then
+		echo "$sum"
+		return
+	fi
+	sha256sum <"$LINUX_TARBALL" | cut -d' ' -f1
+}
+
 # base_repo: where fetch-linux.sh keeps the pinned tree (a git repository,
-# tag 'base'), keyed by the .deb's version or by LINUX_TARBALL's checksum.
+# tag 'base'), keyed by the .deb's version or by LINUX_TARBALL's sha256.
 base_repo() {
+	local sum=
 	if [ -n "${LINUX_TARBALL:-}" ]; then
-		[ -f "$LINUX_TARBALL" ] || die "LINUX_TARBALL=$LINUX_TARBALL: no such file$(
-			[ ! -f "$LINUX_TARBALL_RECORD" ] || echo " (recorded in $LINUX_TARBALL_RECORD)")"
-		echo "$EARLYMM_CACHE/linux-$LINUX_VERSION-$(sha256sum <"$LINUX_TARBALL" | cut -c1-12)"
+		sum=$(tarball_sum) || exit
+	fi
+	base_repo_of "$sum"
+}
+# base_repo_of SUM: the same, for the tarball of sha256 SUM, or for the
+# .deb when SUM is empty.
+base_repo_of() {
+	if [ -n "$1" ]; then
+		echo "$EARLYMM_CACHE/linux-$LINUX_VERSION-${1:0:12}"
 	else
 		echo "$EARLYMM_CACHE/$LINUX_DEB_PKG-$LINUX_DEB_VERSION"
 	fi
@@ -122,20 +177,27 @@ tree_identity() {
 
 # series_names DIR: the patch names of DIR/series, in order; the one series
 # parser (series.sh gives it to the Python side). Quilt's format: one name per
-# line, '#' starts a comment, an optional -p1 after the name; any other option
-# is refused. Prints nothing unless the whole file parses, so a caller that
-# checks the status never acts on part of a series. No DIR/series: no names.
+# line, an optional -p1 after it; a word that starts with '#' (at the start
+# of the line or after blanks) starts a comment, so fix#2.patch is a name.
+# CRLF line ends are taken. Any option other than -p1 is refused. Prints
+# nothing unless the whole file parses, so a caller that checks the status
+# never acts on part of a series. No DIR/series: no names.
 series_names() {
-	local dir=$1 line name opt extra names=()
+	local dir=$1 line word words fields names=()
 	[ -f "$dir/series" ] || return 0
 	while IFS= read -r line || [ -n "$line" ]; do
-		read -r name opt extra <<<"${line%%#*}"
-		[ -n "$name" ] || continue
-		case $opt${extra:+ $extra} in
+		read -r -a words <<<"${line%$'\r'}"
+		fields=()
+		for word in "${words[@]}"; do
+			[ "${word:0:1}" != '#' ] || break
+			fields+=("$word")
+		done
+		[ ${#fields[@]} -gt 0 ] || continue
+		case ${fields[*]:1} in
 		'' | -p1) ;;
-		*) die "$dir/series: $name: '$opt${extra:+ $extra}': only -p1 patches are supported" ;;
+		*) die "$dir/series: ${fields[0]}: '${fields[*]:1}': only -p1 patches are supported" ;;
 		esac
-		names+=("$name")
+		names+=("${fields[0]}")
 	done <"$dir/series"
 	[ ${#names[@]} -eq 0 ] || printf '%s\n' "${names[@]}"
 }
@@ -153,5 +215,5 @@ series_patches() {
 
 # series_hash: one hash over 'series' and the patches it names.
 series_hash() {
-	{ cat "$EARLYMM_TOP/series" 2>/dev/null; series_patches "$EARLYMM_TOP" | xargs -r cat; } | sha256sum | cut -c1-16
+	{ cat "$EARLYMM_TOP/series" 2>/dev/null; series_patches "$EARLYMM_TOP" | xargs -r -d '\n' cat; } | sha256sum | cut -c1-16
 }

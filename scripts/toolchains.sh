@@ -30,11 +30,30 @@ done
 per_build=$((JOBS / ${#missing[@]}))
 ((per_build >= 1)) || per_build=1
 note "toolchains: building ${missing[*]} (about 15 minutes, once per machine; -j$per_build each)"
+# Each build in its own process group (set -m), with SIGINT not ignored (a
+# script's '&' ignores it), so that the builds go when this script is
+# stopped: Ctrl-C, or a TERM, must not leave 15-minute builds holding the
+# locks of their keys.
 pids=()
+# shellcheck disable=SC2317  # (the traps call it)
+stop() {
+	trap - INT TERM
+	note "toolchains: $1: stopping the builds of ${missing[*]}"
+	local pid
+	for pid in "${pids[@]}"; do
+		kill -TERM -- "-$pid" 2>/dev/null || true
+	done
+	wait
+	exit "$2"
+}
+trap 'stop interrupted 130' INT
+trap 'stop terminated 143' TERM
+set -m
 for arch in "${missing[@]}"; do
 	JOBS=$per_build "$build" "$arch" >/dev/null &
 	pids+=($!)
 done
+set +m
 rc=0
 for pid in "${pids[@]}"; do
 	wait "$pid" || rc=1

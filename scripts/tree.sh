@@ -10,16 +10,19 @@ set -euo pipefail
 
 base=$("$EARLYMM_TOP/scripts/fetch-linux.sh")
 # As assignments, so that a series that does not parse stops here (in a
-# 'for' list its error would leave a tree with part of the series).
+# 'for' list its error would leave a tree with part of the series). One
+# path a line: a checkout path may hold blanks.
 want=$(series_hash)
-patches=$(series_patches)
+list=$(series_patches)
+patches=()
+[ -z "$list" ] || mapfile -t patches <<<"$list"
 git_t() { git -C "$TREE" "$@"; }
 
 apply_series() {
 	local p
 	git_t reset -q --hard base
 	git_t clean -qfdx
-	for p in $patches; do
+	for p in "${patches[@]}"; do
 		git_t am -q --committer-date-is-author-date "$p" || {
 			git_t am --abort || true
 			die "patch $(basename "$p") does not apply to $TREE (see above)"
@@ -27,7 +30,7 @@ apply_series() {
 	done
 	git_t update-ref refs/earlymm/synced HEAD
 	git_t config earlymm.serieshash "$want"
-	note "tree: $TREE at $(git_t describe --always --tags) ($(grep -c . <<<"$patches") patches)"
+	note "tree: $TREE at $(git_t describe --always --tags) (${#patches[@]} patches)"
 }
 
 if [ ! -d "$TREE/.git" ]; then

@@ -13,6 +13,7 @@ EARLYMM_TEST_TOP=/some/checkout runs them against that checkout's scripts
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import textwrap
@@ -47,7 +48,9 @@ def write_exe(path, text):
 FAKE_DPKG_QUERY = r'''
 #!/usr/bin/python3
 # dpkg-query -W [-f=FORMAT] PKG...: every package installed (version from
-# FAKE_DPKG_VERSIONS, "P=V P=V"), except those in FAKE_DPKG_MISSING.
+# FAKE_DPKG_VERSIONS, "P=V P=V"), except those in FAKE_DPKG_MISSING (never
+# heard of) and FAKE_DPKG_REMOVED (removed, its conffiles left); those in
+# FAKE_DPKG_HELD are installed and on hold.
 import os, sys
 with open(os.environ['FAKE_DPKG_LOG'], 'a') as f:
 	f.write(' '.join(sys.argv[1:]) + '\n')
@@ -69,9 +72,24 @@ for p in pkgs:
 		print(f'dpkg-query: no packages found matching {p}', file=sys.stderr)
 		rc = 1
 		continue
+	want, state = 'install', 'installed'
+	if p in os.environ.get('FAKE_DPKG_HELD', '').split():
+		want = 'hold'
+	if p in os.environ.get('FAKE_DPKG_REMOVED', '').split():
+		want, state = 'deinstall', 'config-files'
 	sys.stdout.write(fmt.replace('${Package}', p).replace('${Version}', vers.get(p, '1.0-1'))
-			 .replace('${Status}', 'install ok installed'))
+			 .replace('${Status}', f'{want} ok {state}')
+			 .replace('${db:Status-Status}', state).replace('${db:Status-Want}', want))
 sys.exit(rc)
+'''
+
+# hold: with FAKE_HOLD set, stop in the critical section, saying so with
+# FAKE_HOLD.started, until the test creates FAKE_HOLD.release (see two_runs).
+HOLD = r'''
+if [ -n "${FAKE_HOLD:-}" ]; then
+	touch "$FAKE_HOLD.started"
+	for _ in $(seq 1200); do [ -e "$FAKE_HOLD.release" ] && break; sleep 0.05; done
+fi
 '''
 
 # A build step of the recipe, logged to FAKE_LOG instead of run. configure
@@ -85,9 +103,7 @@ for src in binutils-2.40 gcc-12.2.0-dfsg; do
 	cat >"$dir/$src/configure" <<'EOS'
 #!/bin/bash
 echo "configure $(basename "$(dirname "$0")") CFLAGS=$CFLAGS CXXFLAGS=$CXXFLAGS $*" >>"$FAKE_LOG"
-printf '%s\n' "$@" >fake-configure.args
-sleep "${FAKE_SLEEP:-0}"
-EOS
+printf '%s\n' "$@" >fake-configure.args''' + HOLD + r'''EOS
 	chmod +x "$dir/$src/configure"
 done
 '''
@@ -178,6 +194,30 @@ def wait_for(pred, what, timeout=30):
 		time.sleep(0.05)
 
 
+def two_runs(cmd, env, hold):
+	"""Run cmd twice, the second while the first is in its critical section:
+	the first holds there (a fake runs HOLD) until the second has said that
+	it waits for the lock. No sleeps: a loaded machine only makes it slower.
+	Returns both runs, as CompletedProcess."""
+	env = dict(env, FAKE_HOLD=str(hold))
+	started, release = Path(f'{hold}.started'), Path(f'{hold}.release')
+	err2 = Path(f'{hold}.second.stderr')
+	cmd = [str(c) for c in cmd]
+	first = subprocess.Popen(cmd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+	second = None
+	try:
+		wait_for(started.exists, 'the first run in its critical section')
+		with open(err2, 'w') as f:
+			second = subprocess.Popen(cmd, env=env, text=True, stdout=subprocess.PIPE, stderr=f)
+		wait_for(lambda: 'waiting for another run' in err2.read_text(), 'the second run to wait')
+	finally:
+		release.touch()
+		out1, err1 = first.communicate(timeout=60)
+		out2 = second.communicate(timeout=60)[0] if second else ''
+	return (subprocess.CompletedProcess(cmd, first.returncode, out1, err1),
+		subprocess.CompletedProcess(cmd, second.returncode, out2, err2.read_text()))
+
+
 # -- 6. one series parser ----------------------------------------------------
 
 def test_series_sh_prints_the_names(tmp_path, env):
@@ -187,6 +227,17 @@ def test_series_sh_prints_the_names(tmp_path, env):
 	p = run([TOP / 'scripts' / 'series.sh', tmp_path], env)
 	assert p.returncode == 0, p.stderr
 	assert p.stdout.splitlines() == [f'000{i}-{c}.patch' for i, c in enumerate('abcde', 1)]
+
+
+def test_series_sh_takes_crlf_and_hashes_in_names(tmp_path, env):
+	"""A series saved with CRLF line ends, and '#' inside a name: quilt takes
+	a '#' as a comment only at the start of a line or after a blank."""
+	(tmp_path / 'series').write_bytes(
+		b'# a comment\r\n0001-a.patch\r\n0002-b.patch -p1\r\nfix#1.patch\r\n'
+		b'  # indented comment\r\nfix#2.patch -p1 #why\r\n#0003-off.patch\n')
+	p = run([TOP / 'scripts' / 'series.sh', tmp_path], env)
+	assert p.returncode == 0, p.stderr
+	assert p.stdout.splitlines() == ['0001-a.patch', '0002-b.patch', 'fix#1.patch', 'fix#2.patch']
 
 
 def test_series_sh_refuses_other_than_p1(tmp_path, env):
@@ -253,6 +304,19 @@ def test_check_setup_names_missing_packages(env):
 	assert "run 'make setup'" in lines[0]
 
 
+def test_check_setup_takes_a_held_package_as_installed(env):
+	"""apt-mark hold: dpkg's status is "hold ok installed", still installed.
+	A removed package with its conffiles left is not."""
+	make_base_repo(env)
+	env['FAKE_DPKG_HELD'] = 'sparse gcc-12-source'
+	p = run([TOP / 'scripts' / 'check-setup.sh'], env)
+	assert (p.returncode, p.stderr) == (0, '')
+	env['FAKE_DPKG_REMOVED'] = 'quilt'
+	p = run([TOP / 'scripts' / 'check-setup.sh'], env)
+	assert p.returncode != 0
+	assert 'not installed: quilt:' in p.stderr
+
+
 def test_check_setup_passes_quietly_with_one_dpkg_query(env):
 	make_base_repo(env)
 	p = run([TOP / 'scripts' / 'check-setup.sh'], env)
@@ -287,6 +351,52 @@ def test_toolchains_sh_builds_the_missing_side_by_side(top, build_env):
 	p = run([top / 'scripts' / 'toolchains.sh', 'microblaze', 'ia64'], env)
 	assert (p.returncode, p.stdout) == (0, '')
 	assert log_lines(env) == before  # cached: nothing built again
+
+
+def alive(pid):
+	"""pid runs (a zombie does not)."""
+	try:
+		stat = Path(f'/proc/{pid}/stat').read_text()
+	except FileNotFoundError:
+		return False
+	return stat.rsplit(') ', 1)[1][0] != 'Z'
+
+
+@pytest.mark.parametrize('sig,to_group,status', [
+	(signal.SIGINT, True, 130),    # Ctrl-C: the terminal's whole process group
+	(signal.SIGTERM, False, 143),  # a TERM to the script alone
+])
+def test_toolchains_sh_stopped_stops_its_builds(tmp_path, top, env, sig, to_group, status):
+	"""A stopped toolchains.sh leaves no 15-minute build running (holding
+	its key's lock): fake builds, each a script with a child of its own."""
+	pids = tmp_path / 'pids'
+	write_exe(top / 'scripts' / 'build-toolchain.sh', f'''
+		#!/bin/bash
+		[ "$1" != --key ] || {{ echo "fake-$2"; exit 0; }}
+		sleep 300 &
+		echo "$$ $!" >>{pids}
+		wait
+		''')
+	with open(tmp_path / 'err', 'w') as err:
+		p = subprocess.Popen([str(top / 'scripts' / 'toolchains.sh'), 'microblaze', 'ia64'], env=env,
+				     stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+	started = []
+	try:
+		wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 4, 'both builds')
+		started = [int(x) for x in pids.read_text().split()]
+		if to_group:
+			os.killpg(p.pid, sig)
+		else:
+			p.send_signal(sig)
+		assert p.wait(timeout=30) == status, (tmp_path / 'err').read_text()
+		wait_for(lambda: not any(alive(x) for x in started), 'the builds to end', timeout=10)
+		assert 'stopping the builds' in (tmp_path / 'err').read_text()
+	finally:
+		for x in started:
+			if alive(x):
+				os.kill(x, signal.SIGKILL)
+		if p.poll() is None:
+			p.kill()
 
 
 def test_toolchains_sh_needs_nothing_for_arm_and_um(top, build_env):
@@ -339,11 +449,18 @@ def test_toolchain_key_ignores_comments(top, env):
 	('all-gcc all-target-libgcc', 'all-gcc'),           # a make goal
 	('patch -p2 -i', 'patch -p1 -i'),                   # a step
 	('HOST_CFLAGS=-O2', 'HOST_CFLAGS=-O3'),             # the compiler's own flags
+	('export PATH=$prefix/bin:$PATH', 'export PATH=$PATH:$prefix/bin'),  # what configure finds
+	('mkdir -p "$prefix/bin"', 'mkdir -p "$prefix/bin" "$prefix/lib"'),  # the prefix's layout
 ])
 def test_toolchain_key_follows_the_recipe(top, env, old, new):
 	k = key(top, env)
 	edit(top / 'scripts' / 'build-toolchain.sh', old, new)
 	assert key(top, env) != k
+
+
+def test_toolchain_key_of_a_held_compiler_source(top, env):
+	k = key(top, env)
+	assert key(top, dict(env, FAKE_DPKG_HELD='gcc-12-source binutils-source')) == k
 
 
 def test_toolchain_key_follows_package_versions(top, env):
@@ -352,16 +469,28 @@ def test_toolchain_key_follows_package_versions(top, env):
 	assert key(top, env) != k
 
 
-def test_toolchain_key_hashes_the_whole_recipe():
-	"""Every variable and function between the RECIPE markers is in
-	recipe_hash's lists: one left out could change unnoticed."""
-	text = (TOP / 'scripts' / 'build-toolchain.sh').read_text()
-	recipe = text.split('# ---- RECIPE:')[1].split('# ---- END RECIPE')[0]
-	defined = set(re.findall(r'^([A-Za-z_]\w*)=', recipe, re.M))
-	defined |= set(re.findall(r'^([A-Za-z_]\w*)\(\) \{', recipe, re.M))
-	body = re.search(r'^recipe_hash\(\) \{\n(.*?)^\}', text, re.M | re.S).group(1)
-	hashed = set(re.findall(r'[A-Za-z_]\w*', body))
-	assert defined and defined <= hashed, defined - hashed
+def test_toolchain_key_hashes_the_whole_recipe(env):
+	"""Every variable and function between the RECIPE markers is in what
+	the key hashes (--recipe prints it): one left out could change unnoticed."""
+	script = TOP / 'scripts' / 'build-toolchain.sh'
+	recipe = script.read_text().split('# ---- RECIPE:')[1].split('# ---- END RECIPE')[0]
+	variables = set(re.findall(r'^([A-Za-z_]\w*)=', recipe, re.M))
+	functions = set(re.findall(r'^([A-Za-z_]\w*)\(\) \{', recipe, re.M))
+	assert {'HOST_CFLAGS', 'GCC_CONFIGURE'} <= variables and {'run', 'recipe_build'} <= functions
+	p = run([script, '--recipe'], env)
+	assert p.returncode == 0, p.stderr
+	hashed_vars = set(re.findall(r'^([A-Za-z_]\w*)=', p.stdout, re.M))
+	hashed_funcs = set(re.findall(r'^([A-Za-z_]\w*) \(\) $', p.stdout, re.M))
+	assert variables <= hashed_vars, variables - hashed_vars
+	assert functions <= hashed_funcs, functions - hashed_funcs
+	assert "HOST_CFLAGS='-O2'" in p.stdout.splitlines()
+
+
+def test_toolchain_key_ignores_attributes(top, env):
+	"""An exported HOST_CFLAGS (or GCC_MAKE) in the environment: the recipe
+	sets the same values, so the same key, not a 15-minute rebuild."""
+	k = key(top, env)
+	assert key(top, dict(env, HOST_CFLAGS='-O3', GCC_MAKE='x')) == k
 
 
 def normalized(env, lines):
@@ -416,14 +545,13 @@ def test_build_toolchain_runs_the_same_recipe(top, build_env, arch, want):
 
 def test_with_lock_serializes(tmp_path, env):
 	out, lock = tmp_path / 'out', tmp_path / 'cache' / 'x.lock'
-	cmd = ['bash', '-c', '. "$1"; with_lock "$2" bash -c "echo start >>$3; sleep 1; echo end >>$3"',
-	       '_', TOP / 'scripts' / 'lib.sh', lock, out]
-	first = subprocess.Popen([str(c) for c in cmd], env=env, text=True, stderr=subprocess.PIPE)
-	wait_for(out.exists, 'the first critical section')
-	second = run(cmd, env)
-	assert first.wait(timeout=30) == 0
+	section = tmp_path / 'section'
+	write_exe(section, '#!/bin/bash\necho start >>"$1"\n' + HOLD + 'echo end >>"$1"\n')
+	cmd = ['bash', '-c', '. "$1"; with_lock "$2" "$3" "$4"', '_', TOP / 'scripts' / 'lib.sh',
+	       lock, section, out]
+	first, second = two_runs(cmd, env, tmp_path / 'hold')
+	assert first.returncode == 0, first.stderr
 	assert second.returncode == 0, second.stderr
-	assert 'waiting for another run' in second.stderr
 	assert out.read_text().split() == ['start', 'end', 'start', 'end']
 
 
@@ -433,27 +561,23 @@ def test_with_lock_returns_the_status(tmp_path, env):
 	assert p.stdout.strip() == 'rc=1'
 
 
-def test_two_toolchain_builds_of_one_key_build_once(top, build_env):
-	env = dict(build_env, FAKE_SLEEP='1')
-	cmd = [str(top / 'scripts' / 'build-toolchain.sh'), 'microblaze']
-	first = subprocess.Popen(cmd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-	wait_for(lambda: any(ln.startswith('configure') for ln in log_lines(env)), 'the first build')
-	second = run(cmd, env)
-	out1, err1 = first.communicate(timeout=60)
-	assert first.returncode == 0, err1
+def test_two_toolchain_builds_of_one_key_build_once(tmp_path, top, build_env):
+	env = build_env
+	first, second = two_runs([top / 'scripts' / 'build-toolchain.sh', 'microblaze'], env,
+				 tmp_path / 'hold')
+	assert first.returncode == 0, first.stderr
 	assert second.returncode == 0, second.stderr
-	assert 'waiting for another run' in second.stderr
-	assert out1 == second.stdout != ''
+	assert first.stdout == second.stdout != ''
 	assert len([ln for ln in log_lines(env) if ln.startswith('configure gcc')]) == 1
 
 
-def tiny_linux(tmp_path):
+def tiny_linux(tmp_path, name='linux-6.1.192.tar.xz', readme='not really Linux\n'):
 	"""A stand-in Linux 6.1.192 tarball: its Makefile tells the version."""
-	src = tmp_path / 'src' / 'linux-6.1.192'
+	src = tmp_path / 'src' / name / 'linux-6.1.192'
 	src.mkdir(parents=True)
 	(src / 'Makefile').write_text('kernelversion:\n\t@echo 6.1.192\n')
-	(src / 'README').write_text('not really Linux\n')
-	tb = tmp_path / 'linux-6.1.192.tar.xz'
+	(src / 'README').write_text(readme)
+	tb = tmp_path / name
 	with tarfile.open(tb, 'w:xz') as t:
 		t.add(src, arcname='linux-6.1.192')
 	return tb
@@ -461,22 +585,14 @@ def tiny_linux(tmp_path):
 
 def test_two_fetches_of_one_tree_unpack_once(tmp_path, env):
 	env = dict(env, LINUX_TARBALL=str(tiny_linux(tmp_path)))
-	# A slow unpack, so that the second run comes while the first is at it.
-	write_exe(Path(env['FAKEBIN']) / 'tar', f'''
-		#!/bin/bash
-		case " $* " in *" -xf "*) echo unpack >>"$FAKE_LOG"; sleep 1 ;; esac
-		exec {REAL_TAR} "$@"
-		''')
-	cmd = [str(TOP / 'scripts' / 'fetch-linux.sh')]
-	first = subprocess.Popen(cmd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-	wait_for(lambda: 'unpack' in log_lines(env), 'the first unpack')
-	second = run(cmd, env)
-	out1, err1 = first.communicate(timeout=60)
-	assert first.returncode == 0, err1
+	# An unpack that holds, so that the second run comes while the first is at it.
+	write_exe(Path(env['FAKEBIN']) / 'tar', '#!/bin/bash\ncase " $* " in *" -xf "*)\n'
+		  'echo unpack >>"$FAKE_LOG"\n' + HOLD + f';;\nesac\nexec {REAL_TAR} "$@"\n')
+	first, second = two_runs([TOP / 'scripts' / 'fetch-linux.sh'], env, tmp_path / 'hold')
+	assert first.returncode == 0, first.stderr
 	assert second.returncode == 0, second.stderr
-	assert 'waiting for another run' in second.stderr
-	assert out1 == second.stdout != ''
-	repo = out1.strip()
+	assert first.stdout == second.stdout != ''
+	repo = first.stdout.strip()
 	assert log_lines(env).count('unpack') == 1
 	assert (Path(repo) / 'earlymm-complete').exists()
 	count = subprocess.run(['git', '-C', repo, 'rev-list', '--count', 'base'],
@@ -525,6 +641,175 @@ def test_a_linux_tarball_setup_sticks_to_the_clone(tmp_path, env):
 	assert not [ln for ln in log_lines(env) if ln.startswith('apt')]
 
 
+def fetch(env, **kw):
+	return run([TOP / 'scripts' / 'fetch-linux.sh'], dict(env, **kw))
+
+
+def record(env):
+	return Path(env['EARLYMM_BUILD']) / 'linux-tarball'
+
+
+def test_a_new_linux_tarball_replaces_the_recorded_one(tmp_path, env):
+	a = fetch(env, LINUX_TARBALL=str(tiny_linux(tmp_path, 'a.tar.xz', 'A\n')))
+	b = fetch(env, LINUX_TARBALL=str(tiny_linux(tmp_path, 'b.tar.xz', 'B\n')))
+	assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+	assert a.stdout != b.stdout
+	assert record(env).read_text().splitlines()[0] == str(tmp_path / 'b.tar.xz')
+	again = fetch(env)
+	assert (again.returncode, again.stdout) == (0, b.stdout), again.stderr
+
+
+def test_an_empty_linux_tarball_goes_back_to_the_deb(tmp_path, env):
+	deb_repo = make_base_repo(env)
+	a = fetch(env, LINUX_TARBALL=str(tiny_linux(tmp_path)))
+	assert a.returncode == 0, a.stderr
+	assert a.stdout.strip() != str(deb_repo)
+	p = fetch(env, LINUX_TARBALL='')
+	assert (p.returncode, p.stdout.strip()) == (0, str(deb_repo)), p.stderr
+	assert not record(env).exists()
+	again = fetch(env)
+	assert (again.returncode, again.stdout.strip()) == (0, str(deb_repo)), again.stderr
+
+
+def test_a_moved_recorded_tarball_says_how_to_go_on(tmp_path, env):
+	a = tiny_linux(tmp_path, 'a.tar.xz')
+	assert fetch(env, LINUX_TARBALL=str(a)).returncode == 0
+	a.unlink()
+	for script in ('fetch-linux.sh', 'check-setup.sh'):
+		p = run([TOP / 'scripts' / script], env)
+		assert p.returncode != 0
+		assert f'LINUX_TARBALL={a}: no such file' in p.stderr
+		assert f'rm {record(env)}' in p.stderr
+		assert 'LINUX_TARBALL=/new/path' in p.stderr
+		assert 'distclean' not in p.stderr  # it would delete build/tree
+	b = fetch(env, LINUX_TARBALL=str(tiny_linux(tmp_path, 'b.tar.xz')))
+	assert b.returncode == 0, b.stderr
+	assert fetch(env).stdout == b.stdout
+
+
+def test_a_recorded_tarball_is_not_hashed_on_every_call(tmp_path, env):
+	"""check-setup.sh runs on every make tree: a stat of the recorded
+	tarball, not a hash of its 140 MB; a changed tarball is hashed again."""
+	write_exe(Path(env['FAKEBIN']) / 'sha256sum', f'''
+		#!/bin/bash
+		echo "sha256sum $*" >>"$FAKE_LOG"
+		exec {shutil.which('sha256sum')} "$@"
+		''')
+	tb = tiny_linux(tmp_path)
+	p = fetch(env, LINUX_TARBALL=str(tb))
+	assert p.returncode == 0, p.stderr
+	n = len(log_lines(env))
+	for _ in range(2):
+		check = run([TOP / 'scripts' / 'check-setup.sh'], env)
+		assert (check.returncode, check.stderr) == (0, '')
+		assert fetch(env).stdout == p.stdout
+	assert not [ln for ln in log_lines(env)[n:] if ln.startswith('sha256sum')]
+	shutil.rmtree(tmp_path / 'src')
+	tb.unlink()
+	tiny_linux(tmp_path, readme='another tree\n')  # same path, new bytes
+	check = run([TOP / 'scripts' / 'check-setup.sh'], env)
+	assert check.returncode != 0 and 'no pinned Linux tree' in check.stderr
+	assert [ln for ln in log_lines(env)[n:] if ln.startswith('sha256sum')]
+
+
+def test_a_linux_tarball_checksum_mismatch_leaves_the_file_alone(tmp_path, env):
+	tb = tiny_linux(tmp_path)
+	p = fetch(env, LINUX_TARBALL=str(tb), LINUX_TARBALL_SHA256='0' * 64)
+	assert p.returncode != 0
+	assert 'LINUX_TARBALL checksum mismatch' in p.stderr
+	assert 'LINUX_TARBALL_SHA256' in p.stderr and 'sha256sums.asc' in p.stderr
+	assert 'Delete' not in p.stderr  # the user's own file
+	assert tb.exists()
+
+
+def test_a_damaged_deb_in_the_cache_says_delete_it(env):
+	dl = Path(env['EARLYMM_CACHE']) / 'dl'
+	dl.mkdir(parents=True)
+	deb = dl / f'{lib_setting("LINUX_DEB_PKG")}_{lib_setting("LINUX_DEB_VERSION")}_all.deb'
+	deb.write_text('truncated download\n')
+	p = fetch(env)
+	assert p.returncode != 0
+	assert f'file:     {deb}' in p.stderr
+	assert 'Delete it' in p.stderr and "'make setup'" in p.stderr
+
+
+def test_a_process_git_leaves_behind_does_not_keep_the_lock(tmp_path, env):
+	"""git commit may start 'git gc --auto', which detaches: it must not
+	inherit the lock (nor run at all: fetch-linux.sh turns it off)."""
+	pidfile = tmp_path / 'gc.pid'
+	write_exe(Path(env['FAKEBIN']) / 'git', f'''
+		#!/bin/bash
+		echo "git $*" >>"$FAKE_LOG"
+		case " $* " in *" commit "*)
+			sleep 300 </dev/null >/dev/null 2>&1 &
+			echo $! >{pidfile}
+		esac
+		exec {shutil.which('git')} "$@"
+		''')
+	try:
+		p = fetch(env, LINUX_TARBALL=str(tiny_linux(tmp_path)))
+		assert p.returncode == 0, p.stderr
+		assert pidfile.exists()
+		lock = p.stdout.strip() + '.lock'
+		free = subprocess.run(['flock', '-n', lock, 'true'])
+		assert free.returncode == 0, 'a process left behind holds the lock'
+		commit = [ln for ln in log_lines(env) if ' commit ' in ln]
+		assert commit and '-c gc.auto=0' in commit[0] and '-c maintenance.auto=false' in commit[0]
+	finally:
+		if pidfile.exists():
+			subprocess.run(['kill', pidfile.read_text().strip()])
+
+
+def test_unlocked_runs_a_command_without_the_lock(tmp_path, env):
+	lock, pidfile = tmp_path / 'x.lock', tmp_path / 'child.pid'
+	cmd = f'sleep 300 </dev/null >/dev/null 2>&1 & echo $! >{pidfile}'
+	try:
+		p = run(['bash', '-c', '. "$1"; with_lock "$2" unlocked bash -c "$3"', '_',
+			 TOP / 'scripts' / 'lib.sh', lock, cmd], env)
+		assert p.returncode == 0, p.stderr
+		assert subprocess.run(['flock', '-n', lock, 'true']).returncode == 0
+	finally:
+		if pidfile.exists():
+			subprocess.run(['kill', pidfile.read_text().strip()])
+
+
+# -- 13. a checkout path with a blank ------------------------------------------
+
+PATCH = '''From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: t <t@invalid>
+Date: Thu, 1 Jan 1970 00:00:00 +0000
+Subject: [PATCH] add hello
+
+---
+ hello | 1 +
+ 1 file changed, 1 insertion(+)
+ create mode 100644 hello
+
+diff --git a/hello b/hello
+new file mode 100644
+--- /dev/null
++++ b/hello
+@@ -0,0 +1 @@
++hello
+'''
+
+
+def test_tree_sh_in_a_checkout_path_with_a_blank(tmp_path, env):
+	t = tmp_path / 'my checkout' / 'top'
+	shutil.copytree(TOP / 'scripts', t / 'scripts')
+	(t / 'patches').mkdir()
+	(t / 'patches' / '0001-add-hello.patch').write_text(PATCH)
+	(t / 'series').write_text('0001-add-hello.patch\n')
+	env['EARLYMM_BUILD'] = str(t / 'build')
+	make_base_repo(env)
+	p = run([t / 'scripts' / 'tree.sh'], env)
+	assert p.returncode == 0, p.stderr
+	assert (t / 'build' / 'tree' / 'hello').read_text() == 'hello\n'
+	assert '(1 patches)' in p.stderr
+	again = run([t / 'scripts' / 'tree.sh'], env)  # the series hash: unchanged
+	assert (again.returncode, again.stderr) == (0, '')
+
+
 # -- lib.sh's step: a failure inside a step ends it ---------------------------
 
 def test_step_stops_at_a_failing_command(env):
@@ -540,10 +825,12 @@ def test_step_stops_at_a_failing_command(env):
 FAKE_CI_MAKE = r'''
 #!/bin/bash
 echo "make $*" >>"$FAKE_LOG"
+results=${EARLYMM_BUILD:-build}/results
 if [ "$1" = test ] && [ -n "${FAKE_SUMMARY:-}" ]; then
-	mkdir -p build/results
-	echo "$FAKE_SUMMARY" >build/results/summary
+	mkdir -p "$results"
+	echo "$FAKE_SUMMARY" >"$results/summary"
 fi
+case " ${FAKE_MAKE_HANG:-} " in *" $1 "*) echo $$ >"$FAKE_LOG.hung"; exec sleep 300 ;; esac
 case " ${FAKE_MAKE_FAIL:-} " in *" $1 "*) exit 2 ;; esac
 exit 0
 '''
@@ -608,3 +895,110 @@ def test_ci_all_green(ci, env):
 	assert 'make check-bisect SINCE=HEAD' in log_lines(env)
 	assert len(re.findall(r'^ci: \S+ +PASS +\d+ s$', p.stdout, re.M)) == 4
 	assert p.stdout.splitlines()[-1] == 'tests: 16 passed, 0 failed, 1 skipped'
+
+
+def test_ci_reads_the_summary_where_earlymm_build_says(tmp_path, ci, env):
+	elsewhere = tmp_path / 'elsewhere'
+	(elsewhere / 'results').mkdir(parents=True)
+	(elsewhere / 'results' / 'summary').write_text('9 passed, 0 failed, 0 skipped\n')  # an old one
+	env.update(EARLYMM_BUILD=str(elsewhere), FAKE_SUMMARY='16 passed, 0 failed, 1 skipped',
+		   EARLYMM_CI_BASE='HEAD')
+	p, makes = run_ci(ci, env)
+	assert p.returncode == 0, p.stdout + p.stderr
+	assert p.stdout.splitlines()[-1] == 'tests: 16 passed, 0 failed, 1 skipped'
+	env.update(FAKE_MAKE_FAIL='test', FAKE_SUMMARY='')
+	p, makes = run_ci(ci, env)
+	assert p.stdout.splitlines()[-1] == 'tests: 0 passed, 1 failed'
+
+
+def git(repo, *args, env):
+	return subprocess.run(['git', '-C', str(repo)] + list(args), env=env, check=True, text=True,
+			      stdout=subprocess.PIPE).stdout.strip()
+
+
+def series_history(ci, env):
+	"""After the fixture's first commit: one that changes the series, then
+	one that does not. Returns the series commit."""
+	(ci / 'patches' / '0001-x.patch').write_text('x\n')
+	(ci / 'series').write_text('0001-x.patch\n')
+	git(ci, 'add', '-A', env=env)
+	git(ci, 'commit', '-qm', 'a patch', env=env)
+	changed = git(ci, 'rev-parse', 'HEAD', env=env)
+	(ci / 'README').write_text('docs\n')
+	git(ci, 'add', '-A', env=env)
+	git(ci, 'commit', '-qm', 'docs', env=env)
+	return changed
+
+
+def test_ci_bisects_from_the_last_series_change(ci, env):
+	"""The default base, without EARLYMM_CI_BASE."""
+	changed = series_history(ci, env)
+	env.update(FAKE_SUMMARY='16 passed, 0 failed, 1 skipped')
+	p, makes = run_ci(ci, env)
+	assert p.returncode == 0, p.stdout + p.stderr
+	assert f'make check-bisect SINCE={changed}^' in log_lines(env)
+
+
+def shallow_clone(tmp_path, ci, env):
+	clone = tmp_path / 'clone'
+	subprocess.run(['git', 'clone', '-q', '--depth', '1', f'file://{ci}', str(clone)], env=env, check=True)
+	assert git(clone, 'rev-parse', '--is-shallow-repository', env=env) == 'true'
+	env.update(FAKE_SUMMARY='16 passed, 0 failed, 1 skipped', EARLYMM_BUILD=str(clone / 'build'))
+	return clone
+
+
+def test_ci_in_a_shallow_clone_fetches_the_history(tmp_path, ci, env):
+	changed = series_history(ci, env)
+	clone = shallow_clone(tmp_path, ci, env)
+	p, makes = run_ci(clone, env)
+	assert p.returncode == 0, p.stdout + p.stderr
+	assert f'make check-bisect SINCE={changed}^' in log_lines(env)
+
+
+def test_ci_in_a_shallow_clone_without_history_fails_loudly(tmp_path, ci, env):
+	series_history(ci, env)
+	clone = shallow_clone(tmp_path, ci, env)
+	shutil.rmtree(ci / '.git')  # the origin is gone: no history to fetch
+	p, makes = run_ci(clone, env)
+	assert p.returncode == 1
+	assert makes == ['setup', 'test', 'check']  # not a silent check-bisect of everything
+	assert 'shallow clone' in p.stderr and 'unshallow' in p.stderr
+	assert re.search(r'^ci: check-bisect +FAIL +\d+ s$', p.stdout, re.M)
+
+
+@pytest.mark.parametrize('sig,to_group,status', [
+	(signal.SIGTERM, False, 143),  # a CI timeout, to the script alone
+	(signal.SIGINT, True, 130),    # Ctrl-C
+])
+def test_ci_stopped_still_closes_with_the_table(ci, env, sig, to_group, status):
+	env.update(FAKE_MAKE_HANG='test')
+	hung = Path(env['FAKE_LOG'] + '.hung')
+	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
+			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+	try:
+		wait_for(hung.exists, 'make test to start')
+		if to_group:
+			os.killpg(p.pid, sig)
+		else:
+			p.send_signal(sig)
+		out, err = p.communicate(timeout=30)
+	finally:
+		if hung.exists() and alive(int(hung.read_text())):
+			os.kill(int(hung.read_text()), signal.SIGKILL)
+		if p.poll() is None:
+			p.kill()
+	assert p.returncode == status, out + err
+	assert not alive(int(hung.read_text()))  # the stage went with it
+	assert re.search(r'^ci: setup +PASS +\d+ s$', out, re.M)
+	assert re.search(r'^ci: test +FAIL \(stopped', out, re.M)
+	for stage in ('check', 'check-bisect'):
+		assert re.search(rf'^ci: {stage} +FAIL \(not run: stopped', out, re.M), stage
+	assert out.splitlines()[-1] == 'tests: 0 passed, 1 failed'
+
+
+def test_ci_with_a_base_it_cannot_find_fails_loudly(ci, env):
+	env.update(FAKE_SUMMARY='16 passed, 0 failed, 1 skipped', EARLYMM_CI_BASE='no-such-rev')
+	p, makes = run_ci(ci, env)
+	assert p.returncode == 1
+	assert makes == ['setup', 'test', 'check']  # not a check-bisect of everything
+	assert 'EARLYMM_CI_BASE=no-such-rev' in p.stderr
