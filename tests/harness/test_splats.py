@@ -88,6 +88,20 @@ def test_real_log_reports_and_known_splats():
 	assert len(splats.find('arm-slub_debug', other)) == 4
 
 
+def test_real_log_with_the_debug_aids_own_reports():
+	"""A real boot (microblaze, SLAB, DEBUG_VM, early kmalloc): the
+	slab_mapping suite's seven reports of part 2's debug aid, made on
+	purpose, and the four late memblock calls are accepted; the same
+	reports from any other caller are not."""
+	with open(os.path.join(os.path.dirname(__file__), 'logs', 'microblaze-slab.log')) as f:
+		lines = f.readlines()
+	titles = [splats.title(r) for r in splats.reports(lines)]
+	assert sum('slab pages have no mapping' in t for t in titles) == 7
+	assert splats.find('microblaze-slab', lines) == []
+	other = [l.replace('slab_mapping_test_', 'a_driver_') for l in lines]
+	assert len(splats.find('microblaze-slab', other)) == 7
+
+
 def test_framed_report_is_one_report():
 	lines = ['[ 1.0] ' + '=' * 66, '[ 1.0] BUG: KASAN: slab-out-of-bounds in f+0x1/0x2',
 		 '[ 1.0] Read of size 1', '[ 1.0] ' + '=' * 66, '[ 1.1] ok 1 alpha']

@@ -314,7 +314,9 @@ def check_kunit_log(t: Target, logfile: str, kunit_parser, want: Optional[Dict[s
 	read_ktap(kunit_parser, lines, res)
 	found = splats.find(t.name, lines)
 	if found:
-		res.problems.append(f'{len(found)} kernel report line(s), first: {found[0][:100]}')
+		kinds = list(dict.fromkeys(found))
+		res.problems.append(f'{len(found)} kernel report(s): ' + ' | '.join(k[:90] for k in kinds[:3])
+				    + (f' | and {len(kinds) - 3} more kinds' if len(kinds) > 3 else ''))
 	if suite and not res.suites and want is None:
 		# A line with no expectations to decide from before the boot:
 		# kunit.py counts the kernel's empty plan as an error, but with a
