@@ -63,6 +63,11 @@ class Target:
 	def booted(self) -> bool:
 		return self.boot in ('kunit', 'halt')
 
+	@property
+	def counted(self) -> bool:
+		"""It runs cases that tests/kunit/expected counts (not build-only)."""
+		return self.boot != 'build'
+
 
 @dataclass
 class Case:
@@ -581,7 +586,7 @@ def run_target(t: Target, tree: str, args, want: Optional[Dict[str, int]]) -> Re
 	out = os.path.join(args.build, 'out', t.build)
 	res = Result(t, start=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
 		     narrowed=bool(args.suite or args.kernel_args))
-	res.no_expected = t.booted and want is None
+	res.no_expected = t.counted and want is None
 	if args.suite and want is not None and not expected.matching(want, args.suite):
 		res.skip = no_match(args.suite)
 		return res
@@ -591,6 +596,8 @@ def run_target(t: Target, tree: str, args, want: Optional[Dict[str, int]]) -> Re
 			build_only(t, tree, out, args.jobs, res, progress)
 		elif t.boot == 'sim':
 			simulate(t, tree, out, args.jobs, res)
+			if want is not None:
+				res.problems += expected.check(want, res.suites, None)
 		else:
 			os.makedirs(out, exist_ok=True)
 			logfile = os.path.join(out, 'test.log')
@@ -634,13 +641,14 @@ def plan(targets: List[Target], want: Dict[str, Dict[str, int]], args) -> int:
 	without building anything (the README's examples are run this way)."""
 	bad = 0
 	for t in targets:
-		need = fragment_paths(t) + ([os.path.join(TOP, t.qemu)]
-					    if t.booted and t.qemu != 'stock' else [])
+		# A simulator line's fragments are make variables, not files.
+		need = (fragment_paths(t) if t.boot != 'sim' else []) + (
+			[os.path.join(TOP, t.qemu)] if t.booted and t.qemu != 'stock' else [])
 		missing = [p for p in need if not os.path.exists(p)]
 		suites = want.get(t.expected)
 		if missing:
 			what = 'ERROR missing ' + ', '.join(os.path.relpath(p, TOP) for p in missing)
-		elif t.booted and suites is None:
+		elif t.counted and suites is None:
 			what = f'FAIL no expected suites for {t.expected}'
 		elif t.boot == 'build':
 			what = 'SKIP build only (no emulator)'
