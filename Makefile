@@ -23,8 +23,8 @@ comma := ,
 
 .PHONY: main help setup toolchains tree test expected test-harness check check-bisect compare bench-memblock bench-contig export apply clean distclean identity
 
-main: ## apply the series, build arm, boot it in QEMU and run the KUnit suites
-	@$(MAKE) --no-print-directory test ARCH=arm
+main: ## apply the series, build arm (QEMU virt), boot it and run the KUnit suites
+	@$(MAKE) --no-print-directory test TARGET=arm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
