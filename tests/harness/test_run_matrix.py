@@ -155,12 +155,6 @@ def test_filter_limits_expectations(parser, tmp_path):
 	assert res.status == 'PASS', res.note
 
 
-def test_filter_matching_nothing_on_a_new_line_is_skip(parser, tmp_path):
-	log = '[ 1.0] KTAP version 1\n[ 1.0] 1..0\n[ 2.0] reboot: System halted\n'
-	res = check(parser, tmp_path, log, None, suite='slub_test')
-	assert res.status == 'SKIP' and 'slub_test' in res.note and res.skipped == 1
-
-
 def test_filter_matching_no_expected_suite_skips_before_building(tmp_path):
 	args = types.SimpleNamespace(suite='slub_test', build=str(tmp_path), jobs=1, kernel_args=None)
 	res = rm.run_target(line('microblaze-slab', 'halt', 'microblaze'), '/nonexistent', args, WANT)
@@ -221,6 +215,53 @@ def test_harness_fault_is_error_and_the_run_goes_on(tmp_path, capsys):
 	junit = (tmp_path / 'ia64.junit.xml').read_text()
 	assert '<skipped message="ia64: built, not booted (no emulator)"/>' in junit
 	assert '<failure message="ERROR">' in (tmp_path / 'broken.junit.xml').read_text()
+
+
+def test_a_shortfall_fails_but_may_be_recorded(parser, tmp_path):
+	"""A suite removed on purpose: the line fails, naming it, yet the run
+	is clean, so make expected can record it for review."""
+	res = check(parser, tmp_path, ktap_log({'alpha': SUITES['alpha']}), WANT)
+	assert res.status == 'FAIL' and res.clean
+
+
+def test_junit_is_valid_xml_whatever_the_console_printed():
+	import xml.dom.minidom
+	res = rm.Result(line(), passed=1, cases=[rm.Case('s', 'a\x1bb', 'FAIL', 'log \x00\x07 text')],
+			problems=['1 kernel report(s): WARNING: CPU: 0 at x.c:1 \x1b[31mred\x00'])
+	rm.verdict(res)
+	xml.dom.minidom.parseString(rm.junit_xml(res))
+
+
+def test_a_simulator_suite_is_a_valid_filter():
+	args = types.SimpleNamespace(matrix=os.path.join(TOP, 'tests', 'kunit', 'matrix'), target=None,
+				     arch='host', configs='', suite='memblock', expected=expected.EXPECTED,
+				     plan=True, tree='/nonexistent')
+	targets, _ = rm.prepare(args)
+	assert [t.name for t in targets] == ['memblock']
+
+
+def test_plan_skips_the_simulator_for_a_kunit_filter(capsys):
+	args = types.SimpleNamespace(suite='slub_test')
+	want = {'memblock': {'memblock': (150, 150)}}
+	t = rm.Target('memblock', 'host', 'sim', ['-'], 'tools/testing/memblock', [], 120,
+		      build='memblock', expected='memblock')
+	assert rm.plan([t], want, args) == 0
+	assert 'SKIP' in capsys.readouterr().out
+
+
+def test_a_work_tree_that_is_not_the_series_is_not_clean(tmp_path):
+	tree = tmp_path / 'tree'
+	subprocess.run(['git', 'init', '-q', str(tree)], check=True)
+	(tree / 'f').write_text('1\n')
+	git = ['git', '-C', str(tree), '-c', 'user.name=t', '-c', 'user.email=t@t']
+	subprocess.run(git + ['add', 'f'], check=True)
+	subprocess.run(git + ['commit', '-qm', 'base'], check=True)
+	subprocess.run(git + ['update-ref', 'refs/earlymm/synced', 'HEAD'], check=True)
+	assert rm.tree_is_the_series(str(tree))
+	(tree / 'f').write_text('2\n')
+	assert not rm.tree_is_the_series(str(tree))
+	subprocess.run(git + ['commit', '-qam', 'not exported'], check=True)
+	assert not rm.tree_is_the_series(str(tree))
 
 
 def test_failure_outside_cases_is_in_junit():

@@ -110,6 +110,13 @@ def test_framed_report_is_one_report():
 	assert '[ 1.1] ok 1 alpha' not in found[0] and 'ok 1 alpha' not in found[0]
 
 
+def test_a_report_ends_at_the_next_ktap_line():
+	lines = ['[ 1.0] BUG kmalloc-64 (Not tainted): Redzone overwritten', '[ 1.0] INFO: 0x1-0x2 @offset=64',
+		 '[ 1.1]     ok 3 slab_mapping_test_cache', '[ 1.2] ' + '=' * 66]
+	found = splats.reports(lines)
+	assert len(found) == 2 and len(found[0]) == 2, found
+
+
 def test_clean_log_has_none():
 	assert splats.find('arm', CLEAN.splitlines(True), NO_KNOWN) == []
 

@@ -97,12 +97,14 @@ def check(want: Want, got: Dict[str, SuiteRun], glob: Optional[str]) -> List[str
 	return problems
 
 
-def from_results(results_dir: str, lines: List[str], series: str) -> Dict[str, Want]:
+def from_results(results_dir: str, lines: List[str], inputs: str) -> Dict[str, Want]:
 	"""The suites of each line's last run (build/results/LINE.result.json)
-	of this series. A line whose last run was not clean (a failed case, a
-	report, a missing suite, a filter) stops the update: expectations come
-	from clean, whole runs only. A line with no result of this series is
-	left out."""
+	made from the inputs as they are now (the series, fragments, matrix).
+	A line whose last run was not clean (a failed case, a report, a filter,
+	a work tree that is not the series) stops the update; a run that only
+	fell short of the old expectations (a suite removed on purpose) is
+	clean, and the diff of tests/kunit/expected shows it for review. A line
+	with no such result keeps its entry."""
 	runs: Dict[str, Want] = {}
 	for line in lines:
 		path = os.path.join(results_dir, line + '.result.json')
@@ -110,7 +112,7 @@ def from_results(results_dir: str, lines: List[str], series: str) -> Dict[str, W
 			continue
 		with open(path) as f:
 			r = json.load(f)
-		if r.get('series') != series:
+		if r.get('inputs') != inputs:
 			continue
 		if not r['clean']:
 			raise SystemExit(f'expected: {line}: its last run is {r["status"]}'
@@ -122,20 +124,20 @@ def from_results(results_dir: str, lines: List[str], series: str) -> Dict[str, W
 
 def main() -> int:
 	"""make expected: update tests/kunit/expected with the lines of the
-	matrix that run cases that have a clean result of the current series in
+	matrix that run cases that have a clean result of the current inputs in
 	build/results/ (keeping the other lines' entries), and say what
 	changed."""
 	sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-	import kcidb
 	import run_matrix
-	results_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(TOP, 'build', 'results')
+	build = os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build'))
+	results_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(build, 'results')
 	counted = [t.name for t in run_matrix.read_matrix(os.path.join(TOP, 'tests', 'kunit', 'matrix'))
 		   if t.counted]
-	series = kcidb.patchset_hash([os.path.join(TOP, 'patches', n) for n in run_matrix.series_names()])
+	inputs = run_matrix.inputs_hash()
 	old = read(EXPECTED) if os.path.exists(EXPECTED) else {}
-	new = from_results(results_dir, counted, series)
+	new = from_results(results_dir, counted, inputs)
 	if not new:
-		raise SystemExit(f'expected: no clean result of this series in {results_dir}: run make test')
+		raise SystemExit(f'expected: no clean result of the current inputs in {results_dir}: run make test')
 	merged = {line: old[line] for line in counted if line in old}
 	merged.update(new)
 	write(merged)

@@ -13,6 +13,7 @@
 
 import argparse
 import datetime
+import hashlib
 import io
 import json
 import os
@@ -91,6 +92,9 @@ class Result:
 	note: str = ''
 	# Why the line failed: each a short sentence for the table.
 	problems: List[str] = field(default_factory=list)
+	# What it ran short of against tests/kunit/expected (a lost suite, fewer
+	# cases or passes): it fails, but 'make expected' may record it.
+	shortfalls: List[str] = field(default_factory=list)
 	# Why the line could not run here (no emulator, a filter that matches
 	# none of its suites).
 	skip: str = ''
@@ -104,9 +108,10 @@ class Result:
 	# a run that was otherwise clean ("clean") may seed 'make expected'.
 	no_expected: bool = False
 	clean: bool = False
-	# What the run was: the series' patchset hash, and whether a filter or
-	# extra kernel arguments narrowed it (then it cannot seed expectations).
-	series: str = ''
+	# What the run was made from (inputs_hash()), and whether a filter,
+	# extra kernel arguments or a work tree that is not the series narrowed
+	# it (then it cannot seed expectations).
+	inputs: str = ''
 	narrowed: bool = False
 
 
@@ -322,17 +327,10 @@ def check_kunit_log(t: Target, logfile: str, kunit_parser, want: Optional[Dict[s
 		kinds = list(dict.fromkeys(found))
 		res.problems.append(f'{len(found)} kernel report(s): ' + ' | '.join(k[:90] for k in kinds[:3])
 				    + (f' | and {len(kinds) - 3} more kinds' if len(kinds) > 3 else ''))
-	if suite and not res.suites and want is None:
-		# A line with no expectations to decide from before the boot:
-		# kunit.py counts the kernel's empty plan as an error, but with a
-		# filter it means the kernel has no such suite.
-		res.failed = 0
-		res.skip = no_match(suite)
-		return
 	if not res.ktap or res.passed + res.failed + res.skipped == 0:
 		res.problems.append('no KTAP results in the kernel log')
 	if want is not None:
-		res.problems += expected.check(want, res.suites, suite)
+		res.shortfalls = expected.check(want, res.suites, suite)
 
 
 def build_only(t: Target, tree: str, out: str, jobs: int, res: Result, progress: Progress) -> None:
@@ -468,7 +466,8 @@ def verdict(res: Result) -> None:
 	failed. Every FAIL and ERROR counts as at least one failure and every
 	SKIP as at least one skip, so the closing line can never look clean
 	for a line that did not pass."""
-	notes = list(res.problems)
+	notes = res.problems + res.shortfalls
+	# Clean: nothing but expectations stands between it and PASS.
 	res.clean = (not (res.error or res.problems or res.failed or res.skip or res.narrowed)
 		     and res.passed > 0)
 	if res.no_expected:
@@ -477,7 +476,7 @@ def verdict(res: Result) -> None:
 	if res.error:
 		res.status = 'ERROR'
 		notes.insert(0, f'harness error: {res.error}')
-	elif res.problems or res.failed or res.no_expected:
+	elif res.problems or res.shortfalls or res.failed or res.no_expected:
 		res.status = 'FAIL'
 	elif res.skip:
 		res.status = 'SKIP'
@@ -502,10 +501,18 @@ def clear_results(results_dir: str, name: str) -> None:
 			os.unlink(os.path.join(results_dir, f))
 
 
+XML_FORBIDDEN = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f]')
+
+
 def xml_text(text: str) -> str:
 	"""Kernel log text as XML character data: no control characters
 	(a console's escape sequences), which XML forbids."""
-	return escape(re.sub(r'[\x00-\x08\x0b\x0c\x0e-\x1f]', '?', text))
+	return escape(XML_FORBIDDEN.sub('?', text))
+
+
+def xml_attr(text: str) -> str:
+	"""The same, as a quoted attribute value."""
+	return quoteattr(XML_FORBIDDEN.sub('?', text))
 
 
 def junit_xml(res: Result) -> str:
@@ -513,29 +520,29 @@ def junit_xml(res: Result) -> str:
 	(a build-only SKIP, a line that failed or erred before any case ran),
 	with the reason."""
 	target = res.target.name
-	rows = ['<?xml version="1.0" encoding="UTF-8"?>', f'<testsuites name={quoteattr(target)}>']
+	rows = ['<?xml version="1.0" encoding="UTF-8"?>', f'<testsuites name={xml_attr(target)}>']
 	cases = res.cases or [Case(target, res.target.boot,
 				   res.status if res.status != 'PASS' else 'FAIL', res.note)]
 	for suite in dict.fromkeys(c.suite for c in cases):
 		mine = [c for c in cases if c.suite == suite]
 		fails = sum(c.status in ('FAIL', 'ERROR') for c in mine)
 		skips = sum(c.status == 'SKIP' for c in mine)
-		name = quoteattr(f'{target}.{suite}' if suite != target else target)
+		name = xml_attr(f'{target}.{suite}' if suite != target else target)
 		rows.append(f'  <testsuite name={name} tests="{len(mine)}" failures="{fails}" skipped="{skips}">')
 		for c in mine:
-			rows.append(f'    <testcase classname={name} name={quoteattr(c.name)}>')
+			rows.append(f'    <testcase classname={name} name={xml_attr(c.name)}>')
 			if c.status == 'SKIP':
-				rows.append(f'      <skipped message={quoteattr(res.skip if not res.cases else "")}/>')
+				rows.append(f'      <skipped message={xml_attr(res.skip if not res.cases else "")}/>')
 			elif c.status != 'PASS':
-				rows.append(f'      <failure message={quoteattr(c.status)}>{xml_text(c.log)}</failure>')
+				rows.append(f'      <failure message={xml_attr(c.status)}>{xml_text(c.log)}</failure>')
 			rows.append('    </testcase>')
 		rows.append('  </testsuite>')
-	why = '; '.join(p for p in [res.error] + res.problems if p)
+	why = '; '.join(p for p in [res.error] + res.problems + res.shortfalls if p)
 	if res.cases and why:
 		# The line failed outside its cases (a splat, a missing suite).
-		rows.append(f'  <testsuite name={quoteattr(target + ".verdict")} tests="1" failures="1">')
-		rows.append(f'    <testcase classname={quoteattr(target)} name="verdict">')
-		rows.append(f'      <failure message={quoteattr(why[:200])}>{xml_text(why)}</failure>')
+		rows.append(f'  <testsuite name={xml_attr(target + ".verdict")} tests="1" failures="1">')
+		rows.append(f'    <testcase classname={xml_attr(target)} name="verdict">')
+		rows.append(f'      <failure message={xml_attr(why[:200])}>{xml_text(why)}</failure>')
 		rows.append('    </testcase>\n  </testsuite>')
 	rows.append('</testsuites>')
 	return '\n'.join(rows) + '\n'
@@ -552,7 +559,7 @@ def write_results(results_dir: str, res: Result) -> None:
 		json.dump({'target': name, 'expected': res.target.expected, 'status': res.status,
 			   'note': res.note, 'passed': res.passed, 'failed': res.failed,
 			   'skipped': res.skipped, 'seconds': round(res.seconds, 1), 'clean': res.clean,
-			   'series': res.series,
+			   'inputs': res.inputs,
 			   'suites': {s: vars(r) for s, r in res.suites.items()}}, f, indent=1)
 		f.write('\n')
 
@@ -597,7 +604,7 @@ def run_target(t: Target, tree: str, args, want: Optional[Dict[str, int]]) -> Re
 		elif t.boot == 'sim':
 			simulate(t, tree, out, args.jobs, res)
 			if want is not None:
-				res.problems += expected.check(want, res.suites, None)
+				res.shortfalls = expected.check(want, res.suites, None)
 		else:
 			os.makedirs(out, exist_ok=True)
 			logfile = os.path.join(out, 'test.log')
@@ -652,10 +659,10 @@ def plan(targets: List[Target], want: Dict[str, Dict[str, int]], args) -> int:
 			what = f'FAIL no expected suites for {t.expected}'
 		elif t.boot == 'build':
 			what = 'SKIP build only (no emulator)'
-		elif t.boot == 'sim':
-			what = 'run the simulator'
 		elif args.suite and not expected.matching(suites, args.suite):
 			what = 'SKIP ' + no_match(args.suite)
+		elif t.boot == 'sim':
+			what = 'run the simulator'
 		else:
 			what = f'boot, {len(expected.matching(suites, args.suite))} suite(s)'
 		bad += what.startswith(('ERROR', 'FAIL'))
@@ -713,17 +720,57 @@ def main() -> int:
 		return 2
 	if args.plan:
 		return plan(targets, want, args)
-	broken = ensure_toolchains(targets, args.jobs)
-	series = kcidb.patchset_hash([os.path.join(TOP, 'patches', n) for n in series_names()])
+	try:
+		# Compilers only for the lines a filter does not skip.
+		broken = ensure_toolchains([t for t in targets if not (
+			args.suite and t.expected in want and not expected.matching(want[t.expected], args.suite))],
+			args.jobs)
+		inputs = inputs_hash()
+		exported = tree_is_the_series(args.tree)
+	except (Exception, SystemExit) as e:
+		traceback.print_exc()
+		log(f'harness error: {type(e).__name__}: {e}')
+		closing(results_dir, 0, 1, 0)
+		return 2
 
 	def run(t: Target) -> Result:
 		if CROSS[t.arch][1] in broken:
 			return Result(t, error=broken[CROSS[t.arch][1]])
 		res = run_target(t, args.tree, args, want.get(t.expected))
-		res.series = series
+		res.inputs = inputs
+		res.narrowed |= not exported
 		return res
 
 	return 1 if run_lines(targets, run, results_dir) else 0
+
+
+def inputs_hash() -> str:
+	"""What a line's result depends on besides the pinned tree: the
+	series, the fragments, the matrix and its command lines. 'make expected'
+	takes only results made from the inputs as they are now."""
+	h = hashlib.sha256(kcidb.patchset_hash([os.path.join(TOP, 'patches', n)
+						for n in series_names()]).encode())
+	for d in ('configs', os.path.join('tests', 'kunit', 'cmdline')):
+		for f in sorted(os.listdir(os.path.join(TOP, d))):
+			with open(os.path.join(TOP, d, f), 'rb') as fh:
+				h.update(f.encode() + b'\0' + fh.read())
+	with open(os.path.join(TOP, 'tests', 'kunit', 'matrix'), 'rb') as fh:
+		h.update(fh.read())
+	return h.hexdigest()
+
+
+def tree_is_the_series(tree: str) -> bool:
+	"""build/tree holds exactly what patches/ says: no commit that 'make
+	export' has not written back, no uncommitted change. A run of anything
+	else tests a kernel that the series is not, and cannot seed
+	expectations."""
+	git = ['git', '-C', tree]
+	head = subprocess.run(git + ['rev-parse', 'HEAD'], stdout=subprocess.PIPE, text=True).stdout
+	synced = subprocess.run(git + ['rev-parse', '-q', '--verify', 'refs/earlymm/synced'],
+				stdout=subprocess.PIPE, text=True).stdout
+	dirty = subprocess.run(git + ['status', '--porcelain', '--untracked-files=no'],
+			       stdout=subprocess.PIPE, text=True).stdout
+	return bool(head) and head == synced and not dirty
 
 
 def prepare(args) -> Tuple[List[Target], Dict[str, Dict[str, int]]]:
@@ -736,9 +783,9 @@ def prepare(args) -> Tuple[List[Target], Dict[str, Dict[str, int]]]:
 		if not os.path.exists(os.path.join(TOP, 'configs', c + '.config')):
 			raise ValueError(f'no such fragment: configs/{c}.config')
 	want = expected.read(args.expected) if os.path.exists(args.expected) else {}
-	booted = [t for t in targets if t.booted and t.expected in want]
-	if args.suite and booted and not any(expected.matching(want[t.expected], args.suite)
-					     for t in booted):
+	listed = [t for t in targets if t.counted and t.expected in want]
+	if args.suite and listed and not any(expected.matching(want[t.expected], args.suite)
+					     for t in listed):
 		raise ValueError(f'the filter {args.suite!r} matches no suite of the selected lines'
 				 ' (tests/kunit/expected lists them)')
 	if not args.plan and not os.path.isdir(os.path.join(args.tree, '.git')):

@@ -87,8 +87,11 @@ PATTERNS: List[Tuple[str, str, str]] = [
 
 SPLAT = re.compile('|'.join(f'(?:{p})' for p, _, _ in PATTERNS))
 FRAME = re.compile(PATTERNS[3][0])
-# A report ends at WARN()'s end marker, or after this many lines.
+# A report ends at WARN()'s end marker, at the next KTAP line (reports
+# without a marker, SLUB's and dump_stack()'s, end before the test goes on),
+# or after MAX_LINES lines.
 END = re.compile(r'---\[ end trace [0-9a-f]+ \]---')
+KTAP = re.compile(r'^\s*(?:(?:not )?ok \d+\b|# Subtest: |KTAP version |\d+\.\.\d+$)')
 MAX_LINES = 60
 # "[    1.234567] " and "[    1.234567][    T1] " (CONFIG_PRINTK_CALLER)
 TIMESTAMP = re.compile(r'^(?:\[[\s\d.]+\]\s?)?(?:\[\s*[TC]\d+\]\s?)?')
@@ -134,6 +137,9 @@ def reports(lines: List[str]) -> List[List[str]]:
 			block = [text]
 			found.append(block)
 		elif block is not None:
+			if KTAP.search(text):
+				block = None
+				continue
 			block.append(text)
 			if END.search(text) or len(block) >= MAX_LINES:
 				block = None
