@@ -59,7 +59,7 @@ check: tree ## per patch: checkpatch, changelog; sparse/W=1/kernel-doc vs base; 
 	@$(PYTHON) tests/kunit/kcidb.py $(or $(EARLYMM_BUILD),build)/results/kcidb.json && \
 		echo "kcidb: the last make test's KCIDB report is valid"
 
-check-bisect: tree ## build arm, microblaze, ia64 after each patch (SINCE=rev: changed ones)
+check-bisect: tree ## build arm, microblaze, ia64 after each patch (SINCE=rev: from the first changed one)
 	@$(PYTHON) tests/check/check_builds.py bisect $(if $(SINCE),--changed-since $(SINCE))
 
 compare: ## bloat-o-meter + objdump between two build/tree revisions: FROM= TO= [TARGET=arm FUNCS=f,g SET=CONFIG_X=y]
