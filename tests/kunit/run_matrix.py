@@ -568,9 +568,8 @@ def write_kcidb(results_dir: str, results: List[Result]) -> None:
 	"""The run as one KCIDB report (the kernel CI database's schema):
 	the pinned tree as the checkout, the series as its patchset, a build
 	per line and a test per case."""
-	series = [os.path.join(TOP, 'patches', n) for n in series_names()]
 	run_id = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')
-	phash = kcidb.patchset_hash(series)
+	phash = series_hash()
 	doc = kcidb.make_report(f'{run_id}-{phash[:12]}', 'linux-6.1.y', pinned_version(), phash, [
 		dict(name=r.target.name, arch=r.target.arch, config_name=','.join(r.target.fragments),
 		     status=r.status, note=r.note, start_time=r.start or None, duration=r.seconds,
@@ -744,12 +743,16 @@ def main() -> int:
 	return 1 if run_lines(targets, run, results_dir) else 0
 
 
+def series_hash() -> str:
+	"""The series as KCIDB's patchset_hash: the patches, in series order."""
+	return kcidb.patchset_hash([os.path.join(TOP, 'patches', n) for n in series_names()])
+
+
 def inputs_hash() -> str:
 	"""What a line's result depends on besides the pinned tree: the
 	series, the fragments, the matrix and its command lines. 'make expected'
 	takes only results made from the inputs as they are now."""
-	h = hashlib.sha256(kcidb.patchset_hash([os.path.join(TOP, 'patches', n)
-						for n in series_names()]).encode())
+	h = hashlib.sha256(series_hash().encode())
 	for d in ('configs', os.path.join('tests', 'kunit', 'cmdline')):
 		for f in sorted(os.listdir(os.path.join(TOP, d))):
 			with open(os.path.join(TOP, d, f), 'rb') as fh:
