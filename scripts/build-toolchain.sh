@@ -74,8 +74,10 @@ BINUTILS_CONFIGURE=(
 BINUTILS_MAKE=()		# the default goal, all
 BINUTILS_INSTALL=(install-strip)
 
-# No LTO (the kernel never asks gcc for it), C only, no target libraries but
-# libgcc: a cold CI run pays for this build, so it builds what the kernel uses.
+# No LTO (the kernel never asks gcc for it), C only, no target libraries, not
+# even libgcc: neither the microblaze nor the ia64 kernel links it (each has
+# its own helpers in arch/*/lib/). A cold CI run pays for this build, so it
+# builds what the kernel uses.
 GCC_CONFIGURE=(
 	--disable-lto
 	--enable-languages=c --without-headers --with-newlib
@@ -84,8 +86,8 @@ GCC_CONFIGURE=(
 	--disable-nls --disable-bootstrap --disable-libsanitizer
 	--disable-libvtv --disable-libstdcxx
 )
-GCC_MAKE=(all-gcc all-target-libgcc)
-GCC_INSTALL=(install-strip-gcc install-target-libgcc)
+GCC_MAKE=(all-gcc)
+GCC_INSTALL=(install-strip-gcc)
 
 binutils() {
 	tar -C "$work" -xf /usr/src/binutils/binutils-*.tar.xz

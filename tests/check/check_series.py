@@ -7,7 +7,8 @@
 #
 # Checks here: checkpatch --strict, changelog lint, kernel-doc on touched
 # files with exports, the series applying three ways (quilt, git am,
-# patch -p1), and a reproducible 'make export'.
+# patch -p1), each kunitconfig the series adds working on its own with
+# stock kunit.py, and a reproducible 'make export'.
 
 import argparse
 import fnmatch
@@ -238,6 +239,25 @@ def check_apply(tree: str, d: str, names: List[str], files: List[str], tmp: str)
 	return os.path.join(tmp, 'patch--p1')
 
 
+def check_kunitconfigs(tree: str, files: List[str]) -> None:
+	"""Each kunitconfig the series adds is enough on its own: stock kunit.py
+	configures arm (QEMU virt, the arch every series suite runs on) from
+	that file alone and keeps every option it names. The matrix merges
+	these files with configs/kunit.config, which would hide a file that
+	leaves out, say, CONFIG_KUNIT."""
+	for f in [f for f in files if f.endswith('.kunitconfig')]:
+		out = os.path.join(check_builds.BUILD, 'check', 'kunitconfig', f.replace('/', '_'))
+		os.makedirs(out, exist_ok=True)	# kunit.py writes .kunitconfig there first
+		p = run([sys.executable, 'tools/testing/kunit/kunit.py', 'config', '--arch=arm',
+			 '--cross_compile=arm-linux-gnueabihf-', '--build_dir', out,
+			 '--kunitconfig', f], cwd=tree)
+		lines = p.stdout.strip().splitlines()
+		why = [l for l in lines if l.startswith('Missing:')] or \
+			[l for l in lines if 'ERROR' in l] or lines[-1:] or ['no output']
+		report(p.returncode == 0, 'kunitconfig', f'kunit.py config --arch=arm --kunitconfig {f}',
+		       '' if p.returncode == 0 else why[0])
+
+
 def check_export(d: str) -> None:
 	"""'make export' of the work tree gives back patches/ and series exactly."""
 	with tempfile.TemporaryDirectory() as tmp:
@@ -269,6 +289,7 @@ def main() -> int:
 	with tempfile.TemporaryDirectory() as tmp:
 		applied = check_apply(args.tree, args.dir, names, files, tmp)
 		check_kernel_doc(args.tree, args.dir, names, files, applied)
+	check_kunitconfigs(args.tree, files)
 	if not args.no_export:
 		check_export(args.dir)
 	if not args.no_builds:

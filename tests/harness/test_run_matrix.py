@@ -284,9 +284,34 @@ def test_matrix_and_cmdline():
 	assert len(names) == len(set(names))
 	by = {t.name: t for t in targets}
 	# lines that differ only in their command line share a build
-	assert by['arm-slub_debug'].build == 'arm'
-	assert 'slub_debug=FZPU' in by['arm-slub_debug'].cmdline
+	assert by['arm-highmem'].build == 'arm'
+	assert 'mem=512M' in by['arm'].cmdline and 'mem=512M' not in by['arm-highmem'].cmdline
+	assert by['arm-versatile-slub_debug'].build == 'arm-versatile'
+	assert 'slub_debug=FZPU' in by['arm-versatile-slub_debug'].cmdline
 	assert any(a.startswith('early_contig=') for a in by['arm'].cmdline)
+
+
+def test_fragments_name_configs_and_the_trees_kunitconfigs():
+	"""NAME is configs/NAME.config; +PATH is the work tree's PATH.kunitconfig,
+	and every kernel line builds the series' suites from those files."""
+	t = rm.Target('x', 'arm', 'kunit', ['kunit', '+mm/early_contig'], 'stock', [], 300)
+	assert rm.fragment_paths(t, '/tree') == [os.path.join(TOP, 'configs', 'kunit.config'),
+						  '/tree/mm/early_contig.kunitconfig']
+	for line in rm.read_matrix(os.path.join(TOP, 'tests', 'kunit', 'matrix')):
+		if line.boot != 'sim':
+			assert {'+mm/slab_mapping', '+mm/early_contig', '+mm/contig_alloc'} <= set(line.fragments)
+
+
+def test_plan_names_a_kunitconfig_missing_from_the_tree(tmp_path, capsys):
+	"""A line whose suite kunitconfig the work tree lacks (a series without
+	that patch) is an ERROR before anything is built."""
+	m = tmp_path / 'matrix'
+	m.write_text('um um kunit kunit,+mm/no_such_suite stock - 300\n')
+	args = types.SimpleNamespace(matrix=str(m), target=None, arch='all', configs='', suite=None,
+				     expected=str(tmp_path / 'none'), plan=True, tree=str(tmp_path))
+	targets, _ = rm.prepare(args)
+	assert rm.plan(targets, {'um': {}}, args) == 1
+	assert 'ERROR missing' in capsys.readouterr().out
 
 
 def test_matrix_rejects_a_short_line(tmp_path):

@@ -219,8 +219,18 @@ def kunit_tool(tree: str) -> str:
 	return os.path.join(tree, 'tools', 'testing', 'kunit')
 
 
-def fragment_paths(t: Target) -> List[str]:
-	return [os.path.join(TOP, 'configs', f + '.config') for f in t.fragments]
+def fragment_path(fragment: str, tree: str) -> str:
+	"""NAME is configs/NAME.config; +PATH is the work tree's PATH.kunitconfig,
+	a suite's own kunitconfig (what 'kunit.py run --kunitconfig
+	PATH.kunitconfig' uses), so the matrix builds each of the series' suites
+	from the file its users run it with."""
+	if fragment.startswith('+'):
+		return os.path.join(tree, fragment[1:] + '.kunitconfig')
+	return os.path.join(TOP, 'configs', fragment + '.config')
+
+
+def fragment_paths(t: Target, tree: str) -> List[str]:
+	return [fragment_path(f, tree) for f in t.fragments]
 
 
 def qemu_config_dtb(path: str) -> Optional[str]:
@@ -241,7 +251,7 @@ def run_kunit(t: Target, tree: str, out: str, args, jobs: int, progress: Progres
 	else:
 		cmd = [sys.executable, os.path.join(kunit_tool(tree), 'kunit.py')]
 	cmd += ['run', '--build_dir', out, '--jobs', str(jobs), '--timeout', str(t.timeout)]
-	for frag in fragment_paths(t):
+	for frag in fragment_paths(t, tree):
 		cmd += ['--kunitconfig', frag]
 	for opt in make_options(t.arch):
 		cmd += ['--make_options', opt]
@@ -340,7 +350,7 @@ def build_only(t: Target, tree: str, out: str, jobs: int, res: Result, progress:
 	env = toolchain_env(t.arch)
 	os.makedirs(out, exist_ok=True)
 	want = kunit_config.Kconfig()
-	for frag in fragment_paths(t):
+	for frag in fragment_paths(t, tree):
 		want.merge_in_entries(kunit_config.parse_file(frag))
 	want.write_to_file(os.path.join(out, '.config'))
 	make = make_cmd(t.arch, tree, out, jobs)
@@ -648,7 +658,7 @@ def plan(targets: List[Target], want: Dict[str, Dict[str, int]], args) -> int:
 	bad = 0
 	for t in targets:
 		# A simulator line's fragments are make variables, not files.
-		need = (fragment_paths(t) if t.boot != 'sim' else []) + (
+		need = (fragment_paths(t, args.tree) if t.boot != 'sim' else []) + (
 			[os.path.join(TOP, t.qemu)] if t.booted and t.qemu != 'stock' else [])
 		missing = [p for p in need if not os.path.exists(p)]
 		suites = want.get(t.expected)

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# kunit.py configuration for 32-bit arm on QEMU virt with 2 GiB of RAM, of
-# which about 1.2 GiB is highmem (CONFIG_HIGHMEM, configs/arm-highmem.config):
-# enough for the contig_alloc suite to allocate a buffer larger than the whole
-# vmalloc area and reach it through windows. Two CPUs, for the SMP kernel.
+# kunit.py configuration for 32-bit arm on QEMU virt with 2 CPUs and 2 GiB of
+# RAM. With the 3G/1G split, about 1.2 GiB of it is highmem (CONFIG_HIGHMEM,
+# configs/arm.config): enough for the contig_alloc suite to allocate a
+# buffer larger than the whole vmalloc area and reach it through windows.
+# mem=512M on the kernel command line keeps it all lowmem.
 
 from ..qemu_config import QemuArchParams
 
