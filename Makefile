@@ -52,7 +52,7 @@ expected: ## write tests/kunit/expected from the last clean make test (review th
 test-harness: ## the harness's own tests (pytest; needs build/tree, builds no kernel)
 	@$(PYTHON) -m pytest -q tests/harness
 
-check: tree ## per patch: checkpatch, changelog; sparse/W=1/kernel-doc vs base; apply 3 ways
+check: tree ## per patch: checkpatch, changelog; sparse/W=1/kernel-doc vs base; headers alone; kunitconfigs; apply 3 ways
 	@$(PYTHON) tests/check/check_series.py
 	@tests/check/selftest.sh
 	@$(PYTHON) -m pytest -q tests/harness

@@ -135,6 +135,51 @@ def check_warnings(targets: List[Target], jobs: int) -> None:
 			       else f'no new warnings in {len(objs)} file(s)')
 
 
+def compile_command(out: str) -> str:
+	"""The compiler command, as a shell string, that Kbuild used for
+	init/main.o in the kernel built in out, without its dependency file,
+	output and source: it compiles anything as that kernel's files are."""
+	with open(os.path.join(out, 'init', '.main.o.cmd')) as f:
+		cmd = f.readline().split(':=', 1)[1].strip()
+	cmd = re.sub(r'-Wp,-MMD,\S+ ', '', cmd)
+	return re.sub(r' -c -o \S+ \S+$', '', cmd)
+
+
+def header_problem(cmd: str, out: str, header: str, arch: str) -> str:
+	"""The first error of a file that includes header alone, or ''."""
+	src = f'#include "{header}"\n'
+	p = subprocess.run(cmd + ' -fsyntax-only -x c -', shell=True, cwd=out, input=src,
+			   env=toolchain_env(arch), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+			   text=True, errors='replace')
+	if p.returncode == 0:
+		return ''
+	errors = [l for l in p.stdout.splitlines() if 'error:' in l] or ['the compiler failed']
+	return re.sub(r'^\S*\btree/', '', errors[0])
+
+
+def check_headers(targets: List[Target]) -> None:
+	"""Every C header the series adds or changes compiles on its own, with
+	the kernel's flags: arch/ARCH/ headers on ARCH, the others on arm. A
+	header that did not compile alone in the pristine base either (mm/slab.h
+	does not) is the base's, and is named as such."""
+	outs = {t.arch: os.path.join(BUILD, 'out', t.name) for t in targets}
+	base_tree = tree_at('base', 'base')
+	for h in [f for f in series_files() if f.endswith('.h') and not f.endswith('.lds.h')
+		  and not f.startswith('tools/')]:
+		m = re.match(r'arch/([^/]+)/', h)
+		arch = m.group(1) if m else 'arm'
+		if arch not in outs or not os.path.exists(os.path.join(outs[arch], 'init', '.main.o.cmd')):
+			report(False, 'header', h, f'no {arch} kernel to compile it with: run make test first')
+			continue
+		cmd = compile_command(outs[arch])
+		problem = header_problem(cmd, outs[arch], os.path.join(TREE, h), arch)
+		old = os.path.join(base_tree, h)
+		if problem and os.path.exists(old) and header_problem(cmd, outs[arch], old, arch):
+			report(True, 'header', f'{h} on {arch}', 'does not compile alone in the base either')
+			continue
+		report(not problem, 'header', f'{h} compiles alone on {arch}', problem)
+
+
 # One patch of a series: its file name and its exact bytes (None where the
 # series names a file that is not there).
 Patch = Tuple[str, Optional[bytes]]

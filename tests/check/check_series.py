@@ -5,10 +5,13 @@
 # "N passed, N failed". Reads patches/ and series (or --dir), and the work
 # tree's pristine 'base' for the kernel's own tools (checkpatch, kernel-doc).
 #
-# Checks here: checkpatch --strict, changelog lint, kernel-doc on touched
-# files with exports, the series applying three ways (quilt, git am,
-# patch -p1), each kunitconfig the series adds working on its own with
-# stock kunit.py, and a reproducible 'make export'.
+# Checks here: checkpatch --strict, changelog lint, no line removed from
+# kernel-parameters.txt, kernel-doc on touched files with exports, the
+# series applying three ways (quilt, git am, patch -p1), each kunitconfig
+# the series adds working on its own with stock kunit.py, and a
+# reproducible 'make export'; with the kernels of 'make test', new sparse
+# and W=1 warnings and every touched header compiling on its own
+# (check_builds.py).
 
 import argparse
 import fnmatch
@@ -22,7 +25,7 @@ from typing import Dict, List, Set, Tuple
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
-from run_matrix import series_names, series_files  # noqa: E402
+from run_matrix import CROSS, series_names, series_files  # noqa: E402
 sys.path.insert(0, HERE)
 import check_builds  # noqa: E402
 from check_builds import report  # noqa: E402
@@ -239,6 +242,33 @@ def check_apply(tree: str, d: str, names: List[str], files: List[str], tmp: str)
 	return os.path.join(tmp, 'patch--p1')
 
 
+# Files where the series only adds: a removed line there is a lost entry
+# (patch 0009 once dropped the earlycon= line under its own entry).
+ADD_ONLY = ('Documentation/admin-guide/kernel-parameters.txt',)
+
+
+def removed_lines(patch: str, paths: Tuple[str, ...]) -> int:
+	"""How many lines patch removes from the files in paths."""
+	removed, current, in_hunk = 0, None, False
+	with open(patch, errors='replace') as f:
+		for line in f:
+			if line.startswith('diff --git '):
+				current, in_hunk = line.split()[-1].split('/', 1)[-1], False
+			elif line.startswith('@@'):
+				in_hunk = True
+			elif in_hunk and line.startswith('-') and current in paths:
+				removed += 1
+	return removed
+
+
+def check_add_only(d: str, names: List[str]) -> None:
+	"""No patch removes a line from a file in ADD_ONLY."""
+	bad = [f'{n} removes {k}' for n in names
+	       for k in [removed_lines(os.path.join(d, 'patches', n), ADD_ONLY)] if k]
+	report(not bad, 'add-only', f'no patch removes a line of {", ".join(ADD_ONLY)}',
+	       '; '.join(bad))
+
+
 def check_kunitconfigs(tree: str, files: List[str]) -> None:
 	"""Each kunitconfig the series adds is enough on its own: stock kunit.py
 	configures arm (QEMU virt, the arch every series suite runs on) from
@@ -246,11 +276,13 @@ def check_kunitconfigs(tree: str, files: List[str]) -> None:
 	these files with configs/kunit.config, which would hide a file that
 	leaves out, say, CONFIG_KUNIT."""
 	for f in [f for f in files if f.endswith('.kunitconfig')]:
-		out = os.path.join(check_builds.BUILD, 'check', 'kunitconfig', f.replace('/', '_'))
-		os.makedirs(out, exist_ok=True)	# kunit.py writes .kunitconfig there first
-		p = run([sys.executable, 'tools/testing/kunit/kunit.py', 'config', '--arch=arm',
-			 '--cross_compile=arm-linux-gnueabihf-', '--build_dir', out,
-			 '--kunitconfig', f], cwd=tree)
+		# A fresh directory: kunit.py skips olddefconfig when an old
+		# .config already has the options, which would hide a new
+		# 'depends on' that drops one.
+		with tempfile.TemporaryDirectory() as out:
+			p = run([sys.executable, 'tools/testing/kunit/kunit.py', 'config', '--arch=arm',
+				 '--cross_compile=' + CROSS['arm'][0], '--build_dir', out,
+				 '--kunitconfig', f], cwd=tree)
 		lines = p.stdout.strip().splitlines()
 		why = [l for l in lines if l.startswith('Missing:')] or \
 			[l for l in lines if 'ERROR' in l] or lines[-1:] or ['no output']
@@ -286,6 +318,7 @@ def main() -> int:
 	files = series_files(args.dir)
 	check_checkpatch(args.tree, args.dir, names)
 	check_changelogs(args.dir, names)
+	check_add_only(args.dir, names)
 	with tempfile.TemporaryDirectory() as tmp:
 		applied = check_apply(args.tree, args.dir, names, files, tmp)
 		check_kernel_doc(args.tree, args.dir, names, files, applied)
@@ -294,6 +327,7 @@ def main() -> int:
 		check_export(args.dir)
 	if not args.no_builds:
 		check_builds.check_warnings(check_builds.kernel_targets([]), os.cpu_count() or 1)
+		check_builds.check_headers(check_builds.kernel_targets([]))
 
 	return check_builds.summary('check')
 

@@ -311,7 +311,30 @@ def test_plan_names_a_kunitconfig_missing_from_the_tree(tmp_path, capsys):
 				     expected=str(tmp_path / 'none'), plan=True, tree=str(tmp_path))
 	targets, _ = rm.prepare(args)
 	assert rm.plan(targets, {'um': {}}, args) == 1
-	assert 'ERROR missing' in capsys.readouterr().out
+	assert 'no work tree' in capsys.readouterr().out
+	(tmp_path / '.git').mkdir()
+	assert rm.plan(targets, {'um': {}}, args) == 1
+	assert 'ERROR missing build' not in capsys.readouterr().out.replace(str(tmp_path), 'build')
+
+
+@pytest.mark.parametrize('frag', ['+/etc/passwd', '+../outside', '+mm/../../x'])
+def test_a_kunitconfig_fragment_stays_in_the_tree(tmp_path, frag):
+	m = tmp_path / 'matrix'
+	m.write_text(f'um um kunit kunit,{frag} stock - 300\n')
+	with pytest.raises(ValueError, match='inside the work tree'):
+		rm.read_matrix(str(m))
+
+
+def test_debug_is_refused_on_early_kmalloc_lines():
+	"""SLUB_DEBUG_ON excludes EARLY_KMALLOC in Kconfig: kunit.py would stop
+	on a missing option; say why before anything is built."""
+	args = types.SimpleNamespace(matrix=os.path.join(TOP, 'tests', 'kunit', 'matrix'), target=None,
+				     arch='arm', configs='debug', suite=None, expected=expected.EXPECTED,
+				     plan=True, tree='/nonexistent')
+	with pytest.raises(ValueError, match='early kmalloc lines .*arm-highmem'):
+		rm.prepare(args)
+	args.target, args.arch = 'arm-versatile', 'all'
+	assert [t.name for t in rm.prepare(args)[0]] == ['arm-versatile+debug']
 
 
 def test_matrix_rejects_a_short_line(tmp_path):

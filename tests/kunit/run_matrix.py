@@ -127,6 +127,8 @@ def read_matrix(path: str) -> List[Target]:
 			name, arch, boot, frags, qemu, cmdline, timeout = line
 			if arch not in CROSS or boot not in ('kunit', 'halt', 'build', 'sim'):
 				raise ValueError(f'{path}:{n}: unknown arch {arch} or boot {boot}')
+			for f in frags.split(','):
+				check_fragment(f)
 			targets.append(Target(name, arch, boot, frags.split(','), qemu,
 					      kernel_args(cmdline),
 					      None if timeout == '-' else int(timeout), expected=name))
@@ -217,6 +219,12 @@ def make_cmd(arch: str, tree: str, out: str, jobs: int) -> List[str]:
 
 def kunit_tool(tree: str) -> str:
 	return os.path.join(tree, 'tools', 'testing', 'kunit')
+
+
+def check_fragment(fragment: str) -> None:
+	"""A +PATH fragment names a file inside the work tree."""
+	if fragment.startswith('+') and (os.path.isabs(fragment[1:]) or '..' in fragment[1:].split('/')):
+		raise ValueError(f'fragment {fragment}: +PATH is a path inside the work tree')
 
 
 def fragment_path(fragment: str, tree: str) -> str:
@@ -347,12 +355,21 @@ def build_only(t: Target, tree: str, out: str, jobs: int, res: Result, progress:
 	"""Configure, build and link vmlinux, then sparse-check the series' files."""
 	sys.path.insert(0, kunit_tool(tree))
 	import kunit_config
+	import kunit_kernel
 	env = toolchain_env(t.arch)
 	os.makedirs(out, exist_ok=True)
-	want = kunit_config.Kconfig()
-	for frag in fragment_paths(t, tree):
-		want.merge_in_entries(kunit_config.parse_file(frag))
-	want.write_to_file(os.path.join(out, '.config'))
+	# As kunit.py merges them: two fragments that disagree are an error.
+	try:
+		want = kunit_kernel.get_parsed_kunitconfig(out, fragment_paths(t, tree))
+	except kunit_kernel.ConfigError as e:
+		res.problems.append(str(e).splitlines()[0])
+		return
+	# write_to_file() appends: start from nothing, or an option dropped
+	# from a fragment would stay from the last run.
+	config = os.path.join(out, '.config')
+	if os.path.exists(config):
+		os.unlink(config)
+	want.write_to_file(config)
 	make = make_cmd(t.arch, tree, out, jobs)
 	buildlog = os.path.join(out, 'build.log')
 	res.built = False
@@ -662,7 +679,9 @@ def plan(targets: List[Target], want: Dict[str, Dict[str, int]], args) -> int:
 			[os.path.join(TOP, t.qemu)] if t.booted and t.qemu != 'stock' else [])
 		missing = [p for p in need if not os.path.exists(p)]
 		suites = want.get(t.expected)
-		if missing:
+		if missing and not os.path.isdir(os.path.join(args.tree, '.git')):
+			what = f'ERROR no work tree at {args.tree} for its kunitconfigs: run make setup'
+		elif missing:
 			what = 'ERROR missing ' + ', '.join(os.path.relpath(p, TOP) for p in missing)
 		elif t.counted and suites is None:
 			what = f'FAIL no expected suites for {t.expected}'
@@ -793,8 +812,16 @@ def prepare(args) -> Tuple[List[Target], Dict[str, Dict[str, int]]]:
 	if not targets:
 		raise ValueError(f'no matrix line matches arch={args.arch} target={args.target}')
 	for c in [c for c in args.configs.split(',') if c]:
+		if c.startswith('+') or '/' in c:
+			raise ValueError(f'CONFIGS={c}: CONFIGS takes names of configs/ fragments')
 		if not os.path.exists(os.path.join(TOP, 'configs', c + '.config')):
 			raise ValueError(f'no such fragment: configs/{c}.config')
+	# SLUB_DEBUG_ON needs the stack depot from the first allocation, which
+	# early kmalloc makes before mm_init() sets it up: Kconfig drops one.
+	early = [t.name.split('+')[0] for t in targets if '+mm/early_kmalloc' in t.fragments]
+	if 'debug' in args.configs.split(',') and early:
+		raise ValueError('CONFIGS=debug cannot go on the early kmalloc lines (SLUB_DEBUG_ON '
+				 'excludes EARLY_KMALLOC): ' + ', '.join(early) + '; pick a line without it')
 	want = expected.read(args.expected) if os.path.exists(args.expected) else {}
 	listed = [t for t in targets if t.counted and t.expected in want]
 	if args.suite and listed and not any(expected.matching(want[t.expected], args.suite)
