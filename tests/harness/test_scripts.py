@@ -831,6 +831,13 @@ if [ "$1" = test ] && [ -n "${FAKE_SUMMARY:-}" ]; then
 	echo "$FAKE_SUMMARY" >"$results/summary"
 fi
 case " ${FAKE_MAKE_HANG:-} " in *" $1 "*) echo $$ >"$FAKE_LOG.hung"; exec sleep 300 ;; esac
+# A build driver that starts its next step just as the stop reaches it (as
+# check-bisect's loop does between two kernels): the step is born after the
+# stop looked for processes, and its parent is gone at once.
+case " ${FAKE_MAKE_SPAWN_ON_TERM:-} " in *" $1 "*)
+	trap 'sleep 300 & echo $! >"$FAKE_LOG.late"; exit 143' TERM
+	echo $$ >"$FAKE_LOG.hung"; while :; do sleep 0.05; done ;;
+esac
 case " ${FAKE_MAKE_FAIL:-} " in *" $1 "*) exit 2 ;; esac
 exit 0
 '''
@@ -994,6 +1001,30 @@ def test_ci_stopped_still_closes_with_the_table(ci, env, sig, to_group, status):
 	for stage in ('check', 'check-bisect'):
 		assert re.search(rf'^ci: {stage} +FAIL \(not run: stopped', out, re.M), stage
 	assert out.splitlines()[-1] == 'tests: 0 passed, 1 failed'
+
+
+def test_ci_stopped_leaves_no_step_started_during_the_stop(ci, env):
+	"""A process the stage starts while it is being stopped, whose parent
+	then exits, must go too: it would build on after the run ended (seen
+	with check-bisect's next kernel)."""
+	env.update(FAKE_MAKE_SPAWN_ON_TERM='test')
+	hung, late = Path(env['FAKE_LOG'] + '.hung'), Path(env['FAKE_LOG'] + '.late')
+	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
+			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+	try:
+		wait_for(hung.exists, 'make test to start')
+		p.send_signal(signal.SIGTERM)
+		out, err = p.communicate(timeout=30)
+		wait_for(late.exists, 'the late step to be recorded')
+		time.sleep(0.5)
+		assert not alive(int(late.read_text())), 'a step started during the stop outlived the run'
+	finally:
+		for f in (hung, late):
+			if f.exists() and alive(int(f.read_text())):
+				os.kill(int(f.read_text()), signal.SIGKILL)
+		if p.poll() is None:
+			p.kill()
+	assert p.returncode == 143, out + err
 
 
 def test_ci_with_a_base_it_cannot_find_fails_loudly(ci, env):
