@@ -75,6 +75,13 @@ PATTERNS: List[Tuple[str, str, str]] = [
 	 'list_del corruption, c1c0e0e0->next is LIST_POISON1 (00000100)'),
 	(r'\bkmemleak: \d+ new suspected memory leaks?\b', 'kmemleak (with DEBUG_KMEMLEAK)',
 	 'kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)'),
+	# kmemleak_warn(): an API call with an address kmemleak does not track,
+	# or an overlap (which also turns kmemleak off for the boot)
+	(r'\bkmemleak: (?:Cannot insert|Trying to color unknown|(?:Partially f|F)reeing unknown|'
+	 r'Found object by alias|Not scanning unknown|Adding scan area to unknown|'
+	 r'Setting excess_ref on unknown)',
+	 'kmemleak told of an address it does not track (with DEBUG_KMEMLEAK)',
+	 'kmemleak: Trying to color unknown object at 0xc1234000 as Black'),
 	# dump_page() ("page dumped because: ...") and page_owner's part of it:
 	# VM_BUG_ON_PAGE and friends, and any caller that dumps a broken page.
 	(r'\bpage dumped because: ', 'page dumps', 'page dumped because: VM_BUG_ON_PAGE(PageTail(page))'),
