@@ -21,7 +21,7 @@ RUN_MATRIX := $(PYTHON) tests/kunit/run_matrix.py \
 
 comma := ,
 
-.PHONY: main help setup toolchains tree test expected test-harness check check-bisect compare bench-memblock bench-contig export apply clean distclean identity
+.PHONY: main help setup toolchains tree test expected test-harness check check-bisect mbox lava-jobs lava-run compare bench-memblock bench-contig export apply clean distclean identity
 
 main: ## apply the series, build arm (QEMU virt), boot it and run the KUnit suites
 	@$(MAKE) --no-print-directory test TARGET=arm
@@ -52,15 +52,27 @@ expected: ## write tests/kunit/expected from the last clean make test (review th
 test-harness: ## the harness's own tests (pytest; needs build/tree, builds no kernel)
 	@$(PYTHON) -m pytest -q tests/harness
 
-check: tree ## per patch: checkpatch, changelog; sparse/W=1/kernel-doc vs base; headers alone; kunitconfigs; apply 3 ways
+check: tree ## per patch: checkpatch, changelog; sparse/W=1/kernel-doc vs base; headers alone; kunitconfigs; apply 3 ways; mbox via b4; LAVA schemas
 	@$(PYTHON) tests/check/check_series.py
 	@tests/check/selftest.sh
 	@$(PYTHON) -m pytest -q tests/harness
+	@$(PYTHON) tests/lava/lava_jobs.py check
 	@$(PYTHON) tests/kunit/kcidb.py $(or $(EARLYMM_BUILD),build)/results/kcidb.json && \
 		echo "kcidb: the last make test's KCIDB report is valid"
 
 check-bisect: tree ## build arm, microblaze, ia64 after each patch (SINCE=rev: from the first changed one)
 	@$(PYTHON) tests/check/check_builds.py bisect $(if $(SINCE),--changed-since $(SINCE))
+
+mbox: tree ## one mbox per part (build/mbox): git format-patch thread, cover letter, To/Cc from get_maintainer.pl
+	@$(PYTHON) scripts/mbox.py
+
+lava-jobs: tree ## LAVA jobs (build/lava/jobs) and devices for the QEMU lines: [ARTIFACTS=<url of build/out>]
+	@$(PYTHON) tests/lava/lava_jobs.py write $(if $(ARTIFACTS),--artifacts '$(ARTIFACTS)')
+
+lava-run: ## run a line through Debian's lava-dispatcher here, compare with make test's run [TARGET=arm]
+	@scripts/need-packages.sh lava-dispatcher
+	@$(MAKE) --no-print-directory test TARGET=$(or $(TARGET),arm)
+	@$(PYTHON) tests/lava/lava_jobs.py run $(or $(TARGET),arm)
 
 compare: ## bloat-o-meter + objdump between two build/tree revisions: FROM= TO= [TARGET=arm FUNCS=f,g SET=CONFIG_X=y]
 	@$(PYTHON) tests/check/check_builds.py compare --revs $(FROM) $(TO) --target $(or $(TARGET),arm) \

@@ -19,14 +19,14 @@ git -C "$TREE" -c core.abbrev=12 -c diff.renames=true format-patch -q \
 
 mkdir -p "$dest/patches"
 find "$dest/patches" -name '*.patch' -delete
-{
-	echo "# earlymm: apply in this order (quilt series; written by 'make export')"
-	for p in "$out"/*.patch; do
-		[ -e "$p" ] || continue
-		cp "$p" "$dest/patches/"
-		basename "$p"
-	done
-} >"$dest/series"
+names=()
+for p in "$out"/*.patch; do
+	[ -e "$p" ] || continue
+	cp "$p" "$dest/patches/"
+	names+=("$(basename "$p")")
+done
+# The part headers of the repository's series stay before their parts.
+python3 "$EARLYMM_TOP/scripts/series_parts.py" write "$dest/series" "${names[@]}"
 [ "$dest" = "$EARLYMM_TOP" ] || exit 0
 git -C "$TREE" update-ref refs/earlymm/synced HEAD
 git -C "$TREE" config earlymm.serieshash "$(series_hash)"

@@ -30,13 +30,14 @@ if [ -z "${LINUX_TARBALL+set}" ] && [ -f "$LINUX_TARBALL_RECORD" ]; then
 fi
 
 # Debian packages: compilers, emulators, kernel build and check tools, the
-# harness's own tests (pytest, jsonschema), and the sources the microblaze
+# harness's own tests (pytest, jsonschema), the mail and lab tools make check
+# tries (b4; lava-common's job schemas), and the sources the microblaze
 # and ia64 compilers are built from (on first use, by toolchains.sh).
 # setup.sh installs them; check-setup.sh checks them.
 EARLYMM_PACKAGES=(
 	make gcc bc bison flex libssl-dev libelf-dev cpio kmod rsync xz-utils python3
 	ccache sparse quilt patchutils git liburcu-dev python3-ply python3-git
-	python3-pytest python3-jsonschema
+	python3-pytest python3-jsonschema python3-yaml b4 lava-common
 	gcc-arm-linux-gnueabihf qemu-system-arm qemu-system-misc
 	binutils-source gcc-12-source binutils-ia64-linux-gnu
 	libgmp-dev libmpfr-dev libmpc-dev texinfo
@@ -96,6 +97,19 @@ unlocked() {
 	else
 		"$@"
 	fi
+}
+
+# install_packages PKG...: install those of the Debian packages PKG that are
+# missing (as root, or through sudo), without their recommendations.
+install_packages() {
+	local missing=() sudo=
+	mapfile -t missing < <(missing_packages "$@")
+	[ ${#missing[@]} -gt 0 ] || { note "packages: all present"; return 0; }
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	note "packages: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	$sudo env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # missing_packages PKG...: those of the Debian packages PKG that are not

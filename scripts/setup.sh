@@ -9,18 +9,7 @@ set -euo pipefail
 
 # The packages (EARLYMM_PACKAGES) are listed in lib.sh, which check-setup.sh
 # shares.
-install_packages() {
-	local missing=() sudo=
-	mapfile -t missing < <(missing_packages "${EARLYMM_PACKAGES[@]}")
-	[ ${#missing[@]} -gt 0 ] || { note "packages: all present"; return 0; }
-	[ "$(id -u)" = 0 ] || sudo=sudo
-	note "packages: installing ${missing[*]}"
-	$sudo apt-get update -qq
-	$sudo env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-step packages install_packages
+step packages install_packages "${EARLYMM_PACKAGES[@]}"
 step "linux tree" "$EARLYMM_TOP/scripts/fetch-linux.sh" >/dev/null
 step "work tree" "$EARLYMM_TOP/scripts/tree.sh"
 note "cross compilers: microblaze and ia64 build on first use (about 15 minutes, once per machine);

@@ -58,22 +58,29 @@ def exceptions() -> Dict[str, Set[str]]:
 	return allowed
 
 
-def check_checkpatch(tree: str, d: str, names: List[str]) -> None:
+def checkpatch_issues(tree: str, path: str, name: str) -> List[str]:
+	"""checkpatch.pl --strict's complaints about the patch or message at
+	path, but for the types checkpatch-exceptions allows for name."""
 	allowed = exceptions()
+	ignore = set().union(*[k for g, k in allowed.items() if fnmatch.fnmatch(name, g)])
+	cmd = ['perl', 'scripts/checkpatch.pl', '--strict', '--terse', '--show-types', '--no-summary']
+	if ignore:
+		cmd += ['--ignore', ','.join(sorted(ignore))]
+	# checkpatch runs scripts/spdxcheck.py through "python3" on PATH; it
+	# needs Debian's python3-ply, so Debian's python3 must come first.
+	env = dict(os.environ, PATH='/usr/bin:' + os.environ['PATH'])
+	p = run(cmd + [path], cwd=tree, env=env)
+	issues = [l for l in p.stdout.splitlines() if re.search(r': (ERROR|WARNING|CHECK):', l)]
+	if 'Traceback' in p.stdout:
+		issues.append('a checkpatch helper script crashed (SPDX check not run?): ' +
+			      p.stdout.split('Traceback', 1)[1].strip().splitlines()[-1])
+	return issues
+
+
+def check_checkpatch(tree: str, d: str, names: List[str]) -> None:
 	for name in names:
-		ignore = set().union(*[k for g, k in allowed.items() if fnmatch.fnmatch(name, g)])
-		cmd = ['perl', 'scripts/checkpatch.pl', '--strict', '--terse', '--show-types', '--no-summary']
-		if ignore:
-			cmd += ['--ignore', ','.join(sorted(ignore))]
-		# checkpatch runs scripts/spdxcheck.py through "python3" on PATH; it
-		# needs Debian's python3-ply, so Debian's python3 must come first.
-		env = dict(os.environ, PATH='/usr/bin:' + os.environ['PATH'])
-		p = run(cmd + [os.path.join(d, 'patches', name)], cwd=tree, env=env)
-		issues = [l for l in p.stdout.splitlines() if re.search(r': (ERROR|WARNING|CHECK):', l)]
-		if 'Traceback' in p.stdout:
-			issues.append('a checkpatch helper script crashed (SPDX check not run?): ' +
-				      p.stdout.split('Traceback', 1)[1].strip().splitlines()[-1])
-		report(p.returncode == 0 and not issues, 'checkpatch', name,
+		issues = checkpatch_issues(tree, os.path.join(d, 'patches', name), name)
+		report(not issues, 'checkpatch', name,
 		       f'{len(issues)} issue(s), first: {issues[0]}' if issues else '')
 
 
@@ -242,6 +249,87 @@ def check_apply(tree: str, d: str, names: List[str], files: List[str], tmp: str)
 	return os.path.join(tmp, 'patch--p1')
 
 
+def tree_hash(work: str) -> str:
+	"""The git tree of a directory's files (quilt's .pc aside)."""
+	if not os.path.isdir(os.path.join(work, '.git')):
+		run(['git', 'init', '-q'], cwd=work)
+	run(['git', 'add', '-A', '-f', '--', '.', ':!.pc'], cwd=work)
+	return run(['git', 'write-tree'], cwd=work).stdout.strip()
+
+
+def b4_problems(output: str, patches: int) -> List[str]:
+	"""What b4 am says needs fixing: anything it warns about (trailers,
+	attestation, the base, missing or extra patches), or a count or cover
+	that is not the part's."""
+	bad = [l.strip() for l in output.splitlines()
+	       if re.search(r'^\s*(ERROR|WARNING|NOTE)\b|✗|missing \[|not known|[Uu]nable to', l)]
+	m = re.search(r'^Total patches: (\d+)$', output, re.M)
+	if not m or int(m.group(1)) != patches:
+		bad.append(f'total patches {m.group(1) if m else "not given"}, want {patches}')
+	if not re.search(r'^Cover: ', output, re.M):
+		bad.append('no cover letter')
+	return bad
+
+
+def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
+	"""make mbox's output as maintainers take it: checkpatch on every
+	message as sent (a cover letter has no diff, its one allowed error),
+	and each part in turn through Debian's b4 am and git am, whose tree
+	must be the one quilt and scripts/apply.sh give at the part's end."""
+	sys.path.insert(0, os.path.join(TOP, 'scripts'))
+	import series_parts
+	out = os.path.join(tmp, 'mbox')
+	p = run([sys.executable, os.path.join(TOP, 'scripts', 'mbox.py'), '--out', out, '--tree', tree])
+	report(p.returncode == 0, 'mbox', 'make mbox', p.stdout.strip().splitlines()[-1] if p.returncode else '')
+	if p.returncode:
+		return
+	parts = series_parts.parts(d)
+	am, quilt = os.path.join(tmp, 'mbox-am'), os.path.join(tmp, 'mbox-quilt')
+	for work in (am, quilt):
+		os.makedirs(work)
+		pristine_copy(tree, files + ['Makefile'], work)
+	run(['git', 'init', '-q'], cwd=am)
+	run(['git', 'add', '-A', '-f'], cwd=am)
+	git = ['git', '-c', 'user.name=check', '-c', 'user.email=check@invalid']
+	run(git + ['commit', '-q', '-m', 'base'], cwd=am)
+	env = dict(os.environ, QUILT_PATCHES=os.path.join(d, 'patches'), QUILT_SERIES=os.path.join(d, 'series'))
+	for n, part in enumerate(parts, 1):
+		mbox = os.path.join(out, f'{n}-{part.slug}.mbox')
+		msgs = os.path.join(tmp, f'msgs-{n}')
+		os.makedirs(msgs)
+		run(['git', 'mailsplit', '-o' + msgs, mbox])
+		issues = []
+		for i, msg in enumerate(sorted(os.listdir(msgs))):
+			got = checkpatch_issues(tree, os.path.join(msgs, msg), part.patches[i - 1] if i else 'cover')
+			if i == 0:
+				got = [g for g in got if 'NOT_UNIFIED_DIFF' not in g]
+			issues += [f'{msg}: {g}' for g in got]
+		report(not issues, 'mbox', f'{n}-{part.slug}: checkpatch --strict on each message as sent',
+		       f'{len(issues)} issue(s), first: {issues[0]}' if issues else '')
+		# b4 runs in the work tree, where base-commit is known.
+		b4 = run(['b4', 'am', '-C', '-m', mbox, '-o', tmp, '-n', f'am-{n}'], cwd=tree)
+		bad = b4_problems(b4.stdout, len(part.patches)) if b4.returncode == 0 else [f'exit {b4.returncode}']
+		report(not bad, 'mbox', f'{n}-{part.slug}: b4 am', '; '.join(bad[:3]))
+		a = run(git + ['am', '-q', os.path.join(tmp, f'am-{n}.mbx')], cwd=am)
+		q = run(['quilt', 'push', '-q', part.patches[-1]], cwd=quilt, env=env)
+		top = os.path.join(tmp, f'top-{n}')
+		os.makedirs(top)
+		os.symlink(os.path.join(TOP, 'scripts'), os.path.join(top, 'scripts'))
+		os.symlink(os.path.join(d, 'patches'), os.path.join(top, 'patches'))
+		with open(os.path.join(top, 'series'), 'w') as f:
+			f.write('\n'.join(p for part in parts[:n] for p in part.patches) + '\n')
+		applied = os.path.join(tmp, f'apply-{n}')
+		os.makedirs(applied)
+		pristine_copy(tree, files + ['Makefile'], applied)
+		x = run([os.path.join(top, 'scripts', 'apply.sh'), applied])
+		hashes = {'git am': run(['git', 'rev-parse', 'HEAD^{tree}'], cwd=am).stdout.strip(),
+			  'quilt': tree_hash(quilt), 'apply.sh': tree_hash(applied)}
+		failed = [f'{how} failed' for how, r in (('git am', a), ('quilt', q), ('apply.sh', x)) if r.returncode]
+		same = not failed and len(set(hashes.values())) == 1
+		report(same, 'mbox', f'{n}-{part.slug}: git am of b4 am\'s mbox = quilt = apply.sh',
+		       '; '.join(failed) or ('' if same else ', '.join(f'{k} {v[:12]}' for k, v in hashes.items())))
+
+
 # Files where the series only adds: a removed line there is a lost entry
 # (patch 0009 once dropped the earlycon= line under its own entry).
 ADD_ONLY = ('Documentation/admin-guide/kernel-parameters.txt',)
@@ -297,7 +385,7 @@ def check_export(d: str) -> None:
 		if p.returncode:
 			report(False, 'export', 'make export', p.stdout.strip().splitlines()[-1])
 			return
-		diff = run(['diff', '-r', '-u', d + '/patches', tmp + '/patches'])
+		diff = run(['diff', '-r', '-u', '-x', 'covers', d + '/patches', tmp + '/patches'])
 		sdiff = run(['diff', '-u', d + '/series', tmp + '/series'])
 		same = diff.returncode == 0 and sdiff.returncode == 0
 		report(same, 'export', 'make export reproduces patches/ and series',
@@ -322,6 +410,7 @@ def main() -> int:
 	with tempfile.TemporaryDirectory() as tmp:
 		applied = check_apply(args.tree, args.dir, names, files, tmp)
 		check_kernel_doc(args.tree, args.dir, names, files, applied)
+		check_mbox(args.tree, args.dir, files, tmp)
 	check_kunitconfigs(args.tree, files)
 	if not args.no_export:
 		check_export(args.dir)

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# The series as maintainers receive it: one mbox per part (the part headers
+# of 'series'), each a git format-patch thread with a cover letter, To and
+# Cc from the pinned tree's scripts/get_maintainer.pl, and base-commit plus
+# prerequisite-patch-id lines, so that b4 and git am take each part in turn.
+#
+# The cover letter is made of: the problem (the "The problem" section of the
+# part's page in Documentation/), the design and the alternatives rejected
+# (patches/covers/PART.txt), how it was tested (the last make test's result
+# of the part's suite on every matrix line, and its closing line), the cost
+# (the page's "Cost" section, with any benchmark table), and the pinned tree.
+#
+# usage: scripts/mbox.py [--out DIR]   (default: build/mbox)
+# writes DIR/N-PART.mbox, N the part's position; needs build/tree to be the
+# series (make tree) and, for the test results, a make test.
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from typing import Dict, List, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import series_parts  # noqa: E402
+
+TOP = series_parts.TOP
+
+
+def run(cmd: List[str], cwd: str = None, stdin: str = None) -> str:
+	return subprocess.run(cmd, cwd=cwd, input=stdin, check=True, capture_output=True, text=True).stdout
+
+
+def shell_settings(*names: str) -> Dict[str, str]:
+	"""Settings of scripts/lib.sh, the one place they are defined."""
+	out = run(['bash', '-c', '. "$1"; shift; for v; do echo "${!v}"; done', '-',
+		   os.path.join(TOP, 'scripts', 'lib.sh')] + list(names))
+	return dict(zip(names, out.splitlines()))
+
+
+def tree_commits(tree: str, names: List[str]) -> Dict[str, str]:
+	"""The work tree's commit of each patch, by position, after checking
+	that each commit is its patch (same git patch-id)."""
+	commits = run(['git', 'rev-list', '--reverse', 'base..HEAD'], cwd=tree).split()
+	if len(commits) != len(names):
+		raise SystemExit(f'mbox: {tree} has {len(commits)} commits on base, the series {len(names)}: '
+				 'run make export, or make tree FORCE=1')
+	for name, commit in zip(names, commits):
+		with open(os.path.join(TOP, 'patches', name)) as f:
+			want = run(['git', 'patch-id', '--stable'], cwd=tree, stdin=f.read()).split()[:1]
+		got = run(['git', 'patch-id', '--stable'], cwd=tree,
+			  stdin=run(['git', 'show', commit], cwd=tree)).split()[:1]
+		if want != got:
+			raise SystemExit(f'mbox: {tree}: commit {commit[:12]} is not {name}: '
+					 'run make export, or make tree FORCE=1')
+	return dict(zip(names, commits))
+
+
+def cover_file(slug: str) -> Tuple[Dict[str, str], str]:
+	"""patches/covers/SLUG.txt: its header fields and its body."""
+	with open(os.path.join(TOP, 'patches', 'covers', slug + '.txt')) as f:
+		head, _, body = f.read().partition('\n\n')
+	fields = dict(line.split(': ', 1) for line in head.splitlines())
+	return fields, body.strip('\n')
+
+
+def rst_section(path: str, title: str) -> str:
+	"""A section of an rst page as plain text (no ``literal`` quotes)."""
+	with open(os.path.join(TOP, path)) as f:
+		text = f.read()
+	m = re.search(rf'^{re.escape(title)}\n=+\n(.*?)(?=^[^\n]+\n=+\n|\Z)', text, re.M | re.S)
+	return rewrap(re.sub(r'``([^`]+)``', r'\1', m.group(1)).strip('\n')) if m else ''
+
+
+def rewrap(text: str) -> str:
+	"""Prose and list paragraphs filled to 72 columns, as a mail body wants
+	them (the pages are wrapped at 80); tables and indented blocks as they
+	are."""
+	out = []
+	for para in text.split('\n\n'):
+		first = para.lstrip('\n')[:1]
+		if first in ('*', '-'):
+			items = re.split(r'\n(?=[*-] )', para)
+			out.append('\n'.join(textwrap.fill(' '.join(i.split()), 72, subsequent_indent='  ')
+					     for i in items))
+		elif first and first not in (' ', '\t', '=', '|', '.'):
+			out.append(textwrap.fill(' '.join(para.split()), 72))
+		else:
+			out.append(para)
+	return '\n\n'.join(out)
+
+
+def test_results(suite: str, results: str) -> str:
+	"""The part's suite on every matrix line of the last make test, and
+	each line's own closing counts."""
+	rows = []
+	for line in matrix_lines():
+		path = os.path.join(results, line + '.result.json')
+		if not os.path.exists(path):
+			continue
+		with open(path) as f:
+			r = json.load(f)
+		s = r['suites'].get(suite)
+		if s:
+			rows.append(f"  {line:<25} {s['passed']:>2}/{s['cases']:<2} passed, {s['skipped']} skipped;"
+				    f" line {r['status']}: {r['passed']}/{r['failed']}/{r['skipped']}")
+		elif r['status'] == 'SKIP':
+			why = r['note'].split(';')[0].split(': ', 1)[-1]
+			rows.append(f"  {line:<25} line SKIP: {why}")
+	if not rows:
+		return '(no results: run make test first)'
+	return ('The ' + suite + ' suite on each line of the earlymm matrix (QEMU), and\n'
+		"each line's closing counts, passed/failed/skipped of every suite it\n"
+		'runs (a line fails on any failed case or kernel report):\n\n' + '\n'.join(rows))
+
+
+def matrix_lines() -> List[str]:
+	"""The names of the matrix's lines, in order."""
+	sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
+	import run_matrix
+	return [t.name for t in run_matrix.read_matrix(os.path.join(TOP, 'tests', 'kunit', 'matrix'))]
+
+
+def maintainers(tree: str, patches: List[str]) -> Tuple[List[str], List[str]]:
+	"""To (maintainers, supporters) and Cc (reviewers, lists) as the pinned
+	tree's get_maintainer.pl names them for these patches."""
+	out = run(['./scripts/get_maintainer.pl', '--no-git', '--no-git-fallback', '--no-tree'] + patches,
+		  cwd=tree)
+	to: List[str] = []
+	cc: List[str] = []
+	for line in out.splitlines():
+		m = re.match(r'(.*?) \((.*)\)$', line.strip())
+		if not m:
+			continue
+		who, role = m.groups()
+		(to if re.search(r'\b(maintainer|supporter)\b', role) else cc).append(who)
+	return list(dict.fromkeys(to)), [c for c in dict.fromkeys(cc) if c not in to]
+
+
+def cover_body(part: series_parts.Part, fields: Dict[str, str], design: str, n: int, total: int,
+	       earlier: List[str], results: str, pin: Dict[str, str]) -> str:
+	doc = fields['Doc']
+	cost = rst_section(doc, 'Cost')
+	after = ('It applies on top of the earlier parts: ' + '; '.join(earlier) + '.' if earlier
+		 else 'It is the first part; the others apply on top of it.')
+	return '\n\n'.join(filter(None, [
+		textwrap.fill(f'This is part {n} of {total} of the earlymm series. {after}', 72),
+		'The problem\n-----------\n' + rst_section(doc, 'The problem'),
+		design,
+		'How it was tested\n-----------------\n' + test_results(fields['Suite'], results),
+		'Cost\n----\n' + cost if cost else '',
+		f"Base\n----\nLinux {pin['LINUX_VERSION']} as Debian's {pin['LINUX_DEB_PKG']} "
+		f"{pin['LINUX_DEB_VERSION']} ships it\n"
+		f"({pin['LINUX_TARBALL_NAME']}, sha256\n{pin['PIN_TARBALL_SHA256']}),\n"
+		'imported as one commit: base-commit below. The design is described\n'
+		f'at length in {doc} of the earlymm repository.',
+	]))
+
+
+def write_part(tree: str, part: series_parts.Part, commits: Dict[str, str], n: int, total: int,
+	       earlier: List[str], out: str, results: str, pin: Dict[str, str]) -> str:
+	fields, design = cover_file(part.slug)
+	first, last = commits[part.patches[0]], commits[part.patches[-1]]
+	with tempfile.TemporaryDirectory() as tmp:
+		files = run(['git', '-c', 'core.abbrev=12', 'format-patch', '--cover-letter',
+			     '--thread=shallow', '--no-signature', '--zero-commit', '--base=base',
+			     '-o', tmp, f'{first}^..{last}'], cwd=tree).split()
+		to, cc = maintainers(tree, files[1:])
+		cover = open(files[0]).read()
+		cover = cover.replace('*** SUBJECT HERE ***', fields['Subject'])
+		cover = cover.replace('*** BLURB HERE ***', cover_body(part, fields, design, n, total,
+									earlier, results, pin))
+		mbox = os.path.join(out, f'{n}-{part.slug}.mbox')
+		with open(mbox, 'w') as f:
+			for i, path in enumerate(files):
+				text = cover if i == 0 else open(path).read()
+				f.write(add_recipients(text, to, cc))
+	return mbox
+
+
+def add_recipients(message: str, to: List[str], cc: List[str]) -> str:
+	"""The message with To: and Cc: headers after its Subject, which is
+	unfolded: Debian's b4 0.12 stops on a folded Subject ("Header values
+	may not contain linefeed"), and one line of up to 998 characters is as
+	valid (RFC 5322)."""
+	head, sep, body = message.partition('\n\n')
+	head = re.sub(r'^(Subject: .*)((?:\n[ \t].*)+)',
+		      lambda m: m.group(1) + re.sub(r'\n[ \t]+', ' ', m.group(2)), head, flags=re.M)
+	extra = ''
+	if to:
+		extra += '\nTo: ' + ',\n    '.join(to)
+	if cc:
+		extra += '\nCc: ' + ',\n    '.join(cc)
+	return head + extra + sep + body
+
+
+def main() -> int:
+	ap = argparse.ArgumentParser(description='one mbox per part of the series')
+	ap.add_argument('--out', default=os.path.join(os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build')), 'mbox'))
+	ap.add_argument('--tree', default=os.environ.get('TREE', os.path.join(TOP, 'build', 'tree')))
+	ap.add_argument('--results', default=os.path.join(os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build')), 'results'))
+	args = ap.parse_args()
+	parts = series_parts.parts()
+	commits = tree_commits(args.tree, [p for part in parts for p in part.patches])
+	pin = shell_settings('LINUX_VERSION', 'LINUX_DEB_PKG', 'LINUX_DEB_VERSION', 'LINUX_TARBALL_NAME',
+			     'PIN_TARBALL_SHA256')
+	shutil.rmtree(args.out, ignore_errors=True)
+	os.makedirs(args.out)
+	earlier: List[str] = []
+	for n, part in enumerate(parts, 1):
+		mbox = write_part(args.tree, part, commits, n, len(parts), earlier, args.out, args.results, pin)
+		earlier.append(f'"{cover_file(part.slug)[0]["Subject"]}" ({len(part.patches)} patches)')
+		print(f'mbox: {mbox}: cover letter and {len(part.patches)} patches')
+	return 0
+
+
+if __name__ == '__main__':
+	sys.exit(main())
