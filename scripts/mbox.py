@@ -45,7 +45,7 @@ def shell_settings(*names: str) -> Dict[str, str]:
 	return dict(zip(names, out.splitlines()))
 
 
-def tree_commits(tree: str, names: List[str]) -> Dict[str, str]:
+def tree_commits(tree: str, d: str, names: List[str]) -> Dict[str, str]:
 	"""The work tree's commit of each patch, by position, after checking
 	that each commit is its patch (same git patch-id)."""
 	commits = run(['git', 'rev-list', '--reverse', 'base..HEAD'], cwd=tree).split()
@@ -53,7 +53,7 @@ def tree_commits(tree: str, names: List[str]) -> Dict[str, str]:
 		raise SystemExit(f'mbox: {tree} has {len(commits)} commits on base, the series {len(names)}: '
 				 'run make export, or make tree FORCE=1')
 	for name, commit in zip(names, commits):
-		with open(os.path.join(TOP, 'patches', name)) as f:
+		with open(os.path.join(d, 'patches', name)) as f:
 			want = run(['git', 'patch-id', '--stable'], cwd=tree, stdin=f.read()).split()[:1]
 		got = run(['git', 'patch-id', '--stable'], cwd=tree,
 			  stdin=run(['git', 'show', commit], cwd=tree)).split()[:1]
@@ -129,19 +129,15 @@ def matrix_lines() -> List[str]:
 
 
 def maintainers(tree: str, patches: List[str]) -> Tuple[List[str], List[str]]:
-	"""To (maintainers, supporters) and Cc (reviewers, lists) as the pinned
-	tree's get_maintainer.pl names them for these patches."""
-	out = run(['./scripts/get_maintainer.pl', '--no-git', '--no-git-fallback', '--no-tree'] + patches,
-		  cwd=tree)
-	to: List[str] = []
-	cc: List[str] = []
-	for line in out.splitlines():
-		m = re.match(r'(.*?) \((.*)\)$', line.strip())
-		if not m:
-			continue
-		who, role = m.groups()
-		(to if re.search(r'\b(maintainer|supporter)\b', role) else cc).append(who)
-	return list(dict.fromkeys(to)), [c for c in dict.fromkeys(cc) if c not in to]
+	"""To (the maintainers) and Cc (the reviewers and the lists) as the
+	pinned tree's get_maintainer.pl names them for these patches: one call
+	for each, without role annotations, so that a name with parentheses
+	of its own stays whole."""
+	base = ['./scripts/get_maintainer.pl', '--no-git', '--no-git-fallback', '--no-tree',
+		'--no-rolestats', '--no-multiline', '--separator', '\n']
+	to = run(base + ['--m', '--no-r', '--no-l'] + patches, cwd=tree).splitlines()
+	cc = run(base + ['--no-m', '--r', '--l'] + patches, cwd=tree).splitlines()
+	return [a for a in to if a], [a for a in cc if a and a not in to]
 
 
 def cover_body(part: series_parts.Part, fields: Dict[str, str], design: str, n: int, total: int,
@@ -205,10 +201,11 @@ def main() -> int:
 	ap = argparse.ArgumentParser(description='one mbox per part of the series')
 	ap.add_argument('--out', default=os.path.join(os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build')), 'mbox'))
 	ap.add_argument('--tree', default=os.environ.get('TREE', os.path.join(TOP, 'build', 'tree')))
+	ap.add_argument('--dir', default=TOP, help='directory holding patches/ and series')
 	ap.add_argument('--results', default=os.path.join(os.environ.get('EARLYMM_BUILD', os.path.join(TOP, 'build')), 'results'))
 	args = ap.parse_args()
-	parts = series_parts.parts()
-	commits = tree_commits(args.tree, [p for part in parts for p in part.patches])
+	parts = series_parts.parts(args.dir)
+	commits = tree_commits(args.tree, args.dir, [p for part in parts for p in part.patches])
 	pin = shell_settings('LINUX_VERSION', 'LINUX_DEB_PKG', 'LINUX_DEB_VERSION', 'LINUX_TARBALL_NAME',
 			     'PIN_TARBALL_SHA256')
 	shutil.rmtree(args.out, ignore_errors=True)

@@ -257,6 +257,26 @@ def tree_hash(work: str) -> str:
 	return run(['git', 'write-tree'], cwd=work).stdout.strip()
 
 
+def address_problems(path: str) -> List[str]:
+	"""To and Cc of a message that a mail client would not take as they
+	are: an address that does not parse, or no address at all."""
+	import email
+	import email.policy
+	with open(path) as f:
+		msg = email.message_from_file(f, policy=email.policy.default)
+	bad = []
+	for name in ('To', 'Cc'):
+		header = msg[name]
+		if header is None:
+			bad.append(f'no {name}:') if name == 'To' else None
+			continue
+		if header.defects:
+			bad.append(f'{name}: {header.defects[0]}')
+		bad += [f'{name}: {a!s} is no address' for a in header.addresses
+			if '@' not in a.addr_spec or not a.domain]
+	return bad
+
+
 def b4_problems(output: str, patches: int) -> List[str]:
 	"""What b4 am says needs fixing: anything it warns about (trailers,
 	attestation, the base, missing or extra patches), or a count or cover
@@ -279,7 +299,7 @@ def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
 	sys.path.insert(0, os.path.join(TOP, 'scripts'))
 	import series_parts
 	out = os.path.join(tmp, 'mbox')
-	p = run([sys.executable, os.path.join(TOP, 'scripts', 'mbox.py'), '--out', out, '--tree', tree])
+	p = run([sys.executable, os.path.join(TOP, 'scripts', 'mbox.py'), '--out', out, '--tree', tree, '--dir', d])
 	report(p.returncode == 0, 'mbox', 'make mbox', p.stdout.strip().splitlines()[-1] if p.returncode else '')
 	if p.returncode:
 		return
@@ -303,8 +323,9 @@ def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
 			got = checkpatch_issues(tree, os.path.join(msgs, msg), part.patches[i - 1] if i else 'cover')
 			if i == 0:
 				got = [g for g in got if 'NOT_UNIFIED_DIFF' not in g]
+			got += address_problems(os.path.join(msgs, msg))
 			issues += [f'{msg}: {g}' for g in got]
-		report(not issues, 'mbox', f'{n}-{part.slug}: checkpatch --strict on each message as sent',
+		report(not issues, 'mbox', f'{n}-{part.slug}: checkpatch --strict and To/Cc of each message as sent',
 		       f'{len(issues)} issue(s), first: {issues[0]}' if issues else '')
 		# b4 runs in the work tree, where base-commit is known.
 		b4 = run(['b4', 'am', '-C', '-m', mbox, '-o', tmp, '-n', f'am-{n}'], cwd=tree)
@@ -410,7 +431,10 @@ def main() -> int:
 	with tempfile.TemporaryDirectory() as tmp:
 		applied = check_apply(args.tree, args.dir, names, files, tmp)
 		check_kernel_doc(args.tree, args.dir, names, files, applied)
-		check_mbox(args.tree, args.dir, files, tmp)
+		if not args.no_export:
+			# The mails come from the work tree's commits: only when
+			# it is this series (the export check's condition too).
+			check_mbox(args.tree, args.dir, files, tmp)
 	check_kunitconfigs(args.tree, files)
 	if not args.no_export:
 		check_export(args.dir)

@@ -91,3 +91,20 @@ def test_b4_problems():
 	assert got == ['WARNING: Thread incomplete!', 'ERROR: missing [5/9]!',
 		       'Base: base-commit 7a6cad8ed37977124e51960a61209b5cc3075a7b not known, ignoring',
 		       'total patches 8, want 7', 'no cover letter']
+
+
+def message(tmp_path, to):
+	p = tmp_path / 'msg'
+	p.write_text(f'From: a <a@b.example>\nTo: {to}\nCc: linux-mm@kvack.org\nSubject: x\n\nbody\n')
+	return str(p)
+
+
+def test_addresses_whole(tmp_path):
+	to = '"Matthew Wilcox (Oracle)" <willy@infradead.org>,\n    Andrew Morton <akpm@linux-foundation.org>'
+	assert check_series.address_problems(message(tmp_path, to)) == []
+
+
+def test_addresses_cut_at_a_parenthesis(tmp_path):
+	# What splitting get_maintainer.pl's output at its first " (" gave.
+	to = '"Matthew Wilcox,\n    Andrew Morton <akpm@linux-foundation.org>,\n    Vlastimil Babka <vbabka@suse.cz>'
+	assert check_series.address_problems(message(tmp_path, to))
