@@ -98,8 +98,11 @@ def rewrap(text: str) -> str:
 
 
 def test_results(suite: str, results: str) -> str:
-	"""The part's suite on every matrix line of the last make test, and
-	each line's own closing counts."""
+	"""The part's suite on every matrix line of the last make test of this
+	series (a result made from other inputs is left out), and each line's
+	own closing counts."""
+	run_matrix = matrix_module()
+	inputs = run_matrix.inputs_hash()
 	rows = []
 	for line in matrix_lines():
 		path = os.path.join(results, line + '.result.json')
@@ -107,6 +110,8 @@ def test_results(suite: str, results: str) -> str:
 			continue
 		with open(path) as f:
 			r = json.load(f)
+		if r.get('inputs') != inputs:
+			continue
 		s = r['suites'].get(suite)
 		if s:
 			rows.append(f"  {line:<25} {s['passed']:>2}/{s['cases']:<2} passed, {s['skipped']} skipped;"
@@ -115,17 +120,24 @@ def test_results(suite: str, results: str) -> str:
 			why = r['note'].split(';')[0].split(': ', 1)[-1]
 			rows.append(f"  {line:<25} line SKIP: {why}")
 	if not rows:
-		return '(no results: run make test first)'
+		return NO_RESULTS
 	return ('The ' + suite + ' suite on each line of the earlymm matrix (QEMU), and\n'
 		"each line's closing counts, passed/failed/skipped of every suite it\n"
 		'runs (a line fails on any failed case or kernel report):\n\n' + '\n'.join(rows))
 
 
-def matrix_lines() -> List[str]:
-	"""The names of the matrix's lines, in order."""
+NO_RESULTS = '(no results of this series: run make test, then make mbox)'
+
+
+def matrix_module():
 	sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
 	import run_matrix
-	return [t.name for t in run_matrix.read_matrix(os.path.join(TOP, 'tests', 'kunit', 'matrix'))]
+	return run_matrix
+
+
+def matrix_lines() -> List[str]:
+	"""The names of the matrix's lines, in order."""
+	return [t.name for t in matrix_module().read_matrix(os.path.join(TOP, 'tests', 'kunit', 'matrix'))]
 
 
 def maintainers(tree: str, patches: List[str]) -> Tuple[List[str], List[str]]:
@@ -215,6 +227,8 @@ def main() -> int:
 		mbox = write_part(args.tree, part, commits, n, len(parts), earlier, args.out, args.results, pin)
 		earlier.append(f'"{cover_file(part.slug)[0]["Subject"]}" ({len(part.patches)} patches)')
 		print(f'mbox: {mbox}: cover letter and {len(part.patches)} patches')
+		if NO_RESULTS in open(mbox).read():
+			print(f'mbox: warning: {mbox}: {NO_RESULTS}', file=sys.stderr)
 	return 0
 
 

@@ -35,7 +35,6 @@ HEADER = re.compile(r'^# == part ([a-z0-9-]+): patch(?:es)? [0-9]{4}(?:-[0-9]{4}
 class Part:
 	slug: str
 	text: List[str]			# the comment lines under the header line
-	after: Optional[str] = None	# the patch before the part, if any
 	patches: List[str] = field(default_factory=list)
 
 
@@ -46,23 +45,23 @@ def series_names(d: str = TOP) -> List[str]:
 
 
 def headers(path: str) -> Dict[str, Part]:
-	"""The part headers of a series file, keyed by the patch each precedes."""
+	"""The parts of a series file with the patches listed under each,
+	keyed by the patch each header precedes."""
 	found: Dict[str, Part] = {}
 	part: Optional[Part] = None
-	last: Optional[str] = None
 	with open(path) as f:
 		for line in f:
 			line = line.rstrip('\n')
 			m = HEADER.match(line)
 			if m:
-				part = Part(m.group(1), [], last)
-			elif part and line.startswith('#'):
-				part.text.append(line)
-			elif line.strip() and not line.startswith('#'):
-				last = line.split()[0]
-				if part:
-					found[last] = part
-					part = None
+				part = Part(m.group(1), [])
+			elif line.startswith('#'):
+				if part and not part.patches:
+					part.text.append(line)
+			elif line.strip() and part:
+				if not part.patches:
+					found[line.split()[0]] = part
+				part.patches.append(line.split()[0])
 	return found
 
 
@@ -73,7 +72,7 @@ def parts(d: str = TOP) -> List[Part]:
 	out: List[Part] = []
 	for name in series_names(d):
 		if name in by_first:
-			out.append(by_first[name])
+			out.append(Part(by_first[name].slug, by_first[name].text))
 		if out:
 			out[-1].patches.append(name)
 	return out
@@ -84,27 +83,46 @@ def number(name: str) -> str:
 
 
 def carry(old: Dict[str, Part], names: List[str]) -> Dict[str, Part]:
-	"""Which of the new names each old header goes before: the same patch,
-	by name or under a new number (its subject unchanged); else the patch
-	now after the one that preceded the part; else the patch now at the
-	same number."""
+	"""Which of the new names each old header goes before: the first of
+	its patches still in the series, known by name or, renumbered, by its
+	subject. A new patch inside a part, or after the last, joins it.
+	Raises ValueError where a guess could be wrong: a new or renamed patch
+	between two parts or before the first, or a part's patches no longer
+	together."""
 	subject = {n.split('-', 1)[-1]: n for n in names}
-	at = {number(n): n for n in names}
-
-	def find(name: Optional[str]) -> Optional[str]:
-		if name is None:
-			return None
-		return name if name in names else subject.get(name.split('-', 1)[-1])
-
+	owner: Dict[str, Part] = {}
+	for part in old.values():
+		for p in part.patches:
+			new = p if p in names else subject.get(p.split('-', 1)[-1])
+			if new:
+				owner[new] = part
+	for i, n in enumerate(names):
+		if n in owner:
+			continue
+		before = [owner[m] for m in names[:i] if m in owner]
+		after = [owner[m] for m in names[i + 1:] if m in owner]
+		if before and after and before[-1] is not after[0]:
+			raise ValueError(f'{n} is new or renamed, between parts "{before[-1].slug}" and '
+					 f'"{after[0].slug}": put the header in series before the first '
+					 'patch of its part, by its new name, and export again')
 	placed: Dict[str, Part] = {}
-	for first, part in old.items():
-		new = find(first)
-		before = find(part.after)
-		if not new and before and names.index(before) + 1 < len(names):
-			new = names[names.index(before) + 1]
-		new = new or at.get(number(first))
-		if new:
-			placed[new] = part
+	seen: List[Part] = []
+	for n in names:
+		part = owner.get(n)
+		if part is None or (seen and seen[-1] is part):
+			continue
+		if part in seen:
+			raise ValueError(f'{n}: its part "{part.slug}" is no longer one run of patches; '
+					 'put the part headers of series right by hand')
+		seen.append(part)
+		placed[n] = part
+	for part in old.values():
+		if part not in seen:
+			raise ValueError(f'part "{part.slug}" has none of its patches left (or all renamed): '
+					 'put its header in series before its first patch, by its new name, '
+					 'or remove the header')
+	if old and names and names[0] not in placed:
+		raise ValueError(f'{names[0]} comes before the first part: add it to a part in series by hand')
 	return placed
 
 
@@ -129,7 +147,11 @@ def main() -> int:
 	if len(sys.argv) >= 3 and sys.argv[1] == 'write':
 		src = os.path.join(TOP, 'series')
 		old = headers(src) if os.path.exists(src) else {}
-		text = render(carry(old, sys.argv[3:]), sys.argv[3:])
+		try:
+			text = render(carry(old, sys.argv[3:]), sys.argv[3:])
+		except ValueError as e:
+			print(f'series_parts: error: {e}', file=sys.stderr)
+			return 1
 		with open(sys.argv[2], 'w') as f:
 			f.write(text)
 		return 0

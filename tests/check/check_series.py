@@ -282,7 +282,7 @@ def b4_problems(output: str, patches: int) -> List[str]:
 	attestation, the base, missing or extra patches), or a count or cover
 	that is not the part's."""
 	bad = [l.strip() for l in output.splitlines()
-	       if re.search(r'^\s*(ERROR|WARNING|NOTE)\b|✗|missing \[|not known|[Uu]nable to', l)]
+	       if re.search(r'^\s*(ERROR|WARNING|NOTE)\b|✗|^\s+x |missing \[|not known|[Uu]nable to', l)]
 	m = re.search(r'^Total patches: (\d+)$', output, re.M)
 	if not m or int(m.group(1)) != patches:
 		bad.append(f'total patches {m.group(1) if m else "not given"}, want {patches}')
@@ -319,6 +319,9 @@ def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
 		os.makedirs(msgs)
 		run(['git', 'mailsplit', '-o' + msgs, mbox])
 		issues = []
+		with open(mbox) as f:
+			if '(no results of this series' in f.read():
+				issues.append('the cover letter has no test results of this series (make test first)')
 		for i, msg in enumerate(sorted(os.listdir(msgs))):
 			got = checkpatch_issues(tree, os.path.join(msgs, msg), part.patches[i - 1] if i else 'cover')
 			if i == 0:

@@ -57,13 +57,37 @@ def test_case_pattern_ignores(line):
 
 def test_monitor_start_and_end():
 	m = lava_jobs.monitors(['kunit-try-catch-test', 'example'])
-	assert [x['name'] for x in m] == ['kunit-try-catch-test', 'example']
+	assert [x['name'] for x in m] == ['kunit-try-catch-test', 'example', 'shutdown']
 	start, end = re.compile(m[1]['start']), re.compile(m[1]['end'])
 	assert start.search('[ 1.0]     # Subtest: example\r\r\n')
 	assert not start.search('[ 1.0]     # Subtest: example_more\r\n')
 	assert end.search('[ 1.4] ok 12 example\r\r\n') and end.search('[ 1.4] not ok 12 example\r\n')
 	assert not end.search('[ 1.4]     ok 1 example\r\n')
 	assert not end.search('[ 1.4] ok 12 example_more\r\n')
+	# a suite whose every case skipped (lib/kunit/test.c prints its directive)
+	assert end.search('[ 1.4] ok 12 example # SKIP \r\r\n')
+	shutdown = re.compile(m[2]['end'])
+	for last in ('[ 3.9] reboot: Restarting system', '[ 1.9] Reboot failed -- System halted',
+		     '[ 2.0] ---[ end Kernel panic - not syncing: Fatal exception'):
+		assert shutdown.search(last)
+
+
+def test_context_and_device_as_the_stock_qemu_type_renders():
+	arm = ['-nodefaults', '-m 1024', '-no-reboot', '-nographic', '-serial stdio', '-machine virt',
+	       '-cpu cortex-a15', '-m 2048', '-smp 2']
+	ctx = lava_jobs.context('arm', arm)
+	assert ctx == {'arch': 'arm', 'memory': 2048, 'cpu': 'cortex-a15', 'machine': 'virt',
+		       'model': 'model=virtio',
+		       'extra_options': ['-nodefaults', '-no-reboot', '-serial stdio', '-smp 2']}
+	opts = lava_jobs.device(ctx)['actions']['boot']['methods']['qemu']['parameters']
+	assert opts['command'] == 'qemu-system-arm'
+	assert opts['options'][:2] == ['-cpu cortex-a15', '-machine virt'] and '-m 2048' in opts['options']
+	mb = lava_jobs.context('microblaze', ['-nodefaults', '-m 1024', '-machine petalogix-s3adsp1800'])
+	# the type passes no -machine for microblaze, and no virtio NIC exists there
+	assert mb['extra_options'][0] == '-machine petalogix-s3adsp1800' and 'machine' not in mb
+	assert mb['model'] == 'model=xlnx.xps-ethernetlite'
+	opts = lava_jobs.device(mb)['actions']['boot']['methods']['qemu']['parameters']
+	assert not any(o.startswith(('-cpu', '-machine')) for o in opts['options'])
 
 
 def test_split_argv():
@@ -108,7 +132,8 @@ def test_every_qemu_line_has_a_valid_job():
 	want = lava_jobs.expected.read(Args.expected)
 	for name, j in jobs.items():
 		suites = [m['name'] for m in j['actions'][2]['test']['monitors']]
-		assert suites == list(want[name]), name
+		assert suites == list(want[name]) + ['shutdown'], name
+		assert devices[j['metadata']['earlymm.machine']] == lava_jobs.device(j['context'])
 	assert set(devices) == {'earlymm-arm-virt', 'earlymm-arm-versatilepb', 'earlymm-microblaze'}
 
 
@@ -166,6 +191,18 @@ def test_judge_no_results():
 	_, problems = lava_jobs.judge('arm-versatile', 0, e, EXAMPLE)
 	assert problems[0] == 'lava-run exit 0, job result missing'
 	assert len(problems) == 1 + len(EXAMPLE)
+
+
+def test_judge_without_a_direct_run():
+	cases, problems = lava_jobs.judge('arm-versatile', 0, entries(), None)
+	assert cases == EXAMPLE and problems == []
+
+
+def test_a_labs_yaml_log(tmp_path):
+	import yaml
+	p = tmp_path / 'lab.yaml'
+	p.write_text(yaml.safe_dump(entries()))
+	assert lava_jobs.lava_log(str(p)) == entries()
 
 
 def test_log_lines_that_are_not_json_are_skipped(tmp_path):

@@ -94,6 +94,13 @@ def test_missing_suite_fails(parser, tmp_path):
 	assert res.status == 'FAIL' and 'suite beta missing (expected 2 cases)' in res.note
 
 
+def test_suites_in_another_order_fail(parser, tmp_path):
+	# The LAVA jobs wait for the suites in tests/kunit/expected's order.
+	res = check(parser, tmp_path, ktap_log({'beta': SUITES['beta'], 'alpha': SUITES['alpha']}), WANT)
+	assert res.status == 'FAIL' and 'suites ran in another order than listed: beta before alpha' in res.note
+	assert res.shortfalls, 'make expected may record a new order'
+
+
 def test_fewer_cases_fail(parser, tmp_path):
 	res = check(parser, tmp_path, ktap_log({'alpha': ['ok', 'ok'], 'beta': ['ok', 'ok']}), WANT)
 	assert res.status == 'FAIL' and 'suite alpha ran 2 of 3 cases' in res.note
@@ -370,3 +377,15 @@ def test_readme_example_plans_cleanly(example):
 			   stderr=subprocess.STDOUT, text=True)
 	assert p.returncode == 0, p.stdout
 	assert p.stdout.strip(), 'plan printed nothing'
+
+
+def test_a_whole_run_leaves_no_result_of_a_removed_line(tmp_path):
+	for f in ('summary', 'kcidb.json', 'arm.result.json', 'arm-slub_debug.result.json', 'arm-slub_debug.ktap'):
+		(tmp_path / f).write_text('x')
+	assert rm.stale_results(str(tmp_path), False) == ['kcidb.json', 'summary']
+	assert rm.stale_results(str(tmp_path), True) == sorted(os.listdir(tmp_path))
+	class Args:
+		arch, target, suite, configs, kernel_args = 'all', None, None, '', None
+	assert rm.whole_matrix(Args)
+	Args.target = 'arm'
+	assert not rm.whole_matrix(Args)

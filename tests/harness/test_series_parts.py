@@ -7,6 +7,8 @@
 import os
 import sys
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, 'scripts'))
@@ -46,24 +48,40 @@ def test_unchanged_series_renders_the_same(tmp_path):
 	assert series_parts.render(series_parts.carry(old, names), names) == SERIES
 
 
-def test_headers_follow_renumbered_and_renamed_patches(tmp_path):
+def test_headers_follow_renumbered_patches(tmp_path):
 	old = series_parts.headers(os.path.join(write(tmp_path), 'series'))
-	# A patch inserted at the front renumbers all; the third is renamed too.
-	names = ['0001-mm-zero.patch', '0002-mm-first.patch', '0003-mm-second.patch', '0004-mm-third-v2.patch']
+	# A patch inserted into part one renumbers the rest; one appended at
+	# the end joins the last part.
+	names = ['0001-mm-first.patch', '0002-mm-new.patch', '0003-mm-second.patch', '0004-mm-third.patch',
+		 '0005-mm-last.patch']
 	text = series_parts.render(series_parts.carry(old, names), names)
-	lines = text.splitlines()
-	assert lines[1:4] == ['0001-mm-zero.patch', '# == part one: patches 0002-0003 ==',
-			      '# What the first part fixes.']
-	# the renamed one: after the patch that came before the part
-	assert '# == part two: patch 0004 ==\n# The second part,\n# on two lines.\n0004-mm-third-v2.patch' in text
-	assert text.count('# == part ') == 2
+	assert '# == part one: patches 0001-0003 ==' in text
+	assert '# == part two: patches 0004-0005 ==\n# The second part,\n# on two lines.\n0004-mm-third.patch' in text
 
 
-def test_part_at_same_number_when_its_first_patch_is_renamed(tmp_path):
+@pytest.mark.parametrize('names, error', [
+	# the first patch of part two renamed: which part is it in?
+	(['0001-mm-first.patch', '0002-mm-second.patch', '0003-mm-third-v2.patch'], 'none of its patches'),
+	(['0001-mm-first.patch', '0002-mm-second.patch', '0003-mm-new.patch', '0004-mm-third.patch'],
+	 'between parts'),
+	# a patch before the first part
+	(['0001-mm-zero.patch', '0002-mm-first.patch', '0003-mm-second.patch', '0004-mm-third.patch'],
+	 'before the first part'),
+	# part one's patches split by part two's
+	(['0001-mm-first.patch', '0002-mm-third.patch', '0003-mm-second.patch'], 'no longer one run'),
+])
+def test_ambiguous_changes_are_refused(tmp_path, names, error):
 	old = series_parts.headers(os.path.join(write(tmp_path), 'series'))
-	names = ['0001-mm-first.patch', '0002-mm-second.patch', '0003-mm-third-renamed.patch']
-	text = series_parts.render(series_parts.carry(old, names), names)
-	assert '# == part two: patch 0003 ==\n# The second part,\n# on two lines.\n0003-mm-third-renamed.patch' in text
+	with pytest.raises(ValueError, match=error):
+		series_parts.carry(old, names)
+
+
+def test_a_header_moved_by_hand_to_a_renamed_patch(tmp_path):
+	# What the refusal asks for: the header before the patch's new name.
+	d = write(tmp_path, SERIES.replace('0003-mm-third.patch', '0003-mm-third-v2.patch'))
+	names = ['0001-mm-first.patch', '0002-mm-second.patch', '0003-mm-third-v2.patch']
+	text = series_parts.render(series_parts.carry(series_parts.headers(os.path.join(d, 'series')), names), names)
+	assert text == SERIES.replace('0003-mm-third.patch', '0003-mm-third-v2.patch')
 
 
 B4_OK = """Analyzing 8 messages in the thread

@@ -96,6 +96,13 @@ def check(want: Want, got: Dict[str, SuiteRun], glob: Optional[str]) -> List[str
 			problems.append(f'suite {suite} passed {run.passed} of {cases} cases, expected {passed}')
 	if some_cases and not any(s in got for s in matching(want, glob)):
 		problems.append(f'no suite matching {glob!r} ran')
+	# The LAVA jobs wait for the suites in the listed order.
+	ran = [s for s in got if s in want]
+	listed = [s for s in want if s in got]
+	if ran != listed:
+		first = next(i for i, (a, b) in enumerate(zip(ran, listed)) if a != b)
+		problems.append(f'suites ran in another order than listed: {ran[first]} before {listed[first]} '
+				'(make expected records it; the LAVA jobs follow it)')
 	return problems
 
 

@@ -521,6 +521,20 @@ def verdict(res: Result) -> None:
 	res.note = '; '.join(notes)
 
 
+def whole_matrix(args) -> bool:
+	"""A run of every line, as the matrix has them: its results are the
+	whole record."""
+	return args.arch == 'all' and not (args.target or args.suite or args.configs or args.kernel_args)
+
+
+def stale_results(results_dir: str, whole: bool) -> List[str]:
+	"""The files of results_dir no earlier run may leave for this one:
+	the run's summary and KCIDB report always; before a run of the whole
+	matrix, every file (so that a line removed from the matrix leaves
+	nothing behind that could pass for a current result)."""
+	return sorted(f for f in os.listdir(results_dir) if whole or f in ('summary', 'kcidb.json'))
+
+
 def clear_results(results_dir: str, name: str) -> None:
 	"""Remove a line's files of an earlier run before it runs again."""
 	for f in os.listdir(results_dir):
@@ -736,9 +750,8 @@ def main() -> int:
 	if not args.plan:
 		# Nothing of an earlier run may pass for this one's.
 		os.makedirs(results_dir, exist_ok=True)
-		for f in ('summary', 'kcidb.json'):
-			if os.path.exists(os.path.join(results_dir, f)):
-				os.unlink(os.path.join(results_dir, f))
+		for f in stale_results(results_dir, whole_matrix(args)):
+			os.unlink(os.path.join(results_dir, f))
 	try:
 		targets, want = prepare(args)
 	except (OSError, ValueError) as e:

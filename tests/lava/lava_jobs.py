@@ -10,6 +10,10 @@
 #	against lava-common's own schemas;
 #   lava_jobs.py check
 #	the same jobs and devices, validated and not written (make check);
+#   lava_jobs.py judge LINE LOG
+#	the same verdict on a LAVA log of LINE's job, a lab's too
+#	('lavacli jobs logs --raw ID'): a failed case, a failed job, a kernel
+#	report, and the direct run's cases if build/results has them;
 #   lava_jobs.py run LINE
 #	write the jobs with file:// artifacts from build/out, run LINE's job
 #	through Debian's lava-dispatcher (lava-run) on this machine, and
@@ -131,34 +135,90 @@ def split_argv(argv: List[str], build_dir: str) -> Tuple[List[str], Dict[str, st
 	return options, images, append
 
 
+# lava-server's stock qemu device type (qemu.jinja2) renders a QEMU command
+# from a job's context: for arm, -cpu and -machine; for every arch,
+# -nographic, "-net nic,MODEL,macaddr=... -net user", -m MEMORY and -monitor
+# none, then the job's extra_options. QEMU refuses a NIC model the board
+# does not have, so each machine names its own.
+NIC = {'virt': 'virtio', 'versatilepb': 'smc91c111', 'petalogix-s3adsp1800': 'xlnx.xps-ethernetlite'}
+MAC = '52:54:00:12:34:58'
+
+
 def context(arch: str, options: List[str]) -> dict:
-	"""The job context a lab's qemu device type renders its command from:
-	machine and memory by name (QEMU takes the last -m), the rest as
-	extra_options."""
-	ctx: dict = {'arch': arch, 'no_kvm': 'true'}
+	"""The job context that makes a stock qemu device type run the line's
+	QEMU options: cpu, machine and memory by name where the type takes
+	them (QEMU takes the last -m), the rest as extra_options."""
+	ctx: dict = {'arch': arch}
 	extra = []
+	machine = ''
 	for o in options:
 		key, _, value = o.partition(' ')
 		if key == '-machine':
-			ctx['machine'] = value
+			machine = value
 		elif key == '-m':
 			ctx['memory'] = int(value)
-		else:
+		elif key == '-cpu' and arch == 'arm':
+			ctx['cpu'] = value
+		elif key != '-nographic':
 			extra.append(o)
+	if arch == 'arm':
+		ctx['machine'] = machine
+	else:
+		# the type passes -machine for arm (and a few others) only
+		extra.insert(0, f'-machine {machine}')
+	ctx['model'] = f'model={NIC[machine]}'
 	ctx['extra_options'] = extra
 	return ctx
 
 
+def device(ctx: dict) -> dict:
+	"""The device dictionary a stock qemu device type renders from ctx, as
+	lava-run takes it."""
+	arch = ctx['arch']
+	options = [f"-cpu {ctx['cpu']}", f"-machine {ctx['machine']}"] if arch == 'arm' else []
+	options += ['-nographic', f"-net nic,{ctx['model']},macaddr={MAC} -net user",
+		    f"-m {ctx['memory']}", '-monitor none']
+	return {
+		'device_type': 'qemu',
+		'available_architectures': [arch],
+		'constants': CONSTANTS,
+		'parameters': {},
+		'commands': {},
+		'timeouts': {'actions': {}, 'connections': {}},
+		'actions': {
+			'deploy': {'methods': {'image': {'parameters': {}}}},
+			'boot': {'connections': {'serial': None},
+				 'methods': {'qemu': {'parameters': {'command': f'qemu-system-{arch}',
+								     'options': options,
+								     'extra': ctx['extra_options']}}}},
+		},
+	}
+
+
+# The kernel's last words once KUnit is done (kunit_shutdown=reboot; a
+# board that cannot power off halts, or panics, as kunit_until_halt.py
+# knows).
+SHUTDOWN = r'reboot: Restarting system|Reboot failed -- System halted|---\[ end Kernel panic'
+
+
 def monitors(suites: List[str]) -> List[dict]:
 	"""One LAVA test suite per KUnit suite, in the order the kernel runs
-	them (LAVA waits for each start in turn)."""
+	them (LAVA waits for each start in turn), then one to the shutdown, so
+	that LAVA's log holds the whole console for the kernel-report check. A
+	suite ends with its own result line, "# SKIP" and all."""
 	return [{
 		'name': s,
 		'start': rf'# Subtest: {re.escape(s)}[\r\n]',
-		'end': rf'\] (?:not )?ok \d+ {re.escape(s)}[\r\n]',
+		'end': rf'\] (?:not )?ok \d+ {re.escape(s)}(?: # [^\r\n]*)?[\r\n]',
 		'pattern': CASE_PATTERN,
 		'fixupdict': dict(FIXUP),
-	} for s in suites]
+	} for s in suites] + [{
+		'name': 'shutdown',
+		'start': r'[\r\n]',
+		'end': SHUTDOWN,
+		'pattern': CASE_PATTERN,
+		'fixupdict': dict(FIXUP),
+	}]
 
 
 def minutes(seconds: int) -> dict:
@@ -169,6 +229,8 @@ def job(t: run_matrix.Target, argv: List[str], build_dir: str, artifacts: str,
 	suites: List[str]) -> dict:
 	options, images, append = split_argv(argv, build_dir)
 	arch = argv[0][len('qemu-system-'):]
+	if argv[0] != f'qemu-system-{arch}' or not arch:
+		raise ValueError(f'{t.name}: QEMU command {argv[0]!r} is not qemu-system-ARCH')
 	imgs = {}
 	for label, path in images.items():
 		arg = f'-{label} {{{label}}}'
@@ -182,7 +244,10 @@ def job(t: run_matrix.Target, argv: List[str], build_dir: str, artifacts: str,
 		'visibility': 'public',
 		'priority': 'medium',
 		'metadata': {'earlymm.line': t.name, 'earlymm.machine': machine_name(t)},
-		'timeouts': {'job': minutes(test + 240), 'action': minutes(test)},
+		# A monitor waits for its start at most the connection timeout
+		# (lava-dispatcher's default is 30 s): as long as the line may.
+		'timeouts': {'job': minutes(test + 240), 'action': minutes(test),
+			     'connections': {'lava-test-monitor': minutes(test)}},
 		'context': context(arch, options),
 		'actions': [
 			{'deploy': {'to': 'tmpfs', 'timeout': {'minutes': 3}, 'images': imgs}},
@@ -192,26 +257,6 @@ def job(t: run_matrix.Target, argv: List[str], build_dir: str, artifacts: str,
 			{'boot': {'method': 'qemu', 'media': 'tmpfs', 'timeout': minutes(test)}},
 			{'test': {'timeout': minutes(test), 'monitors': monitors(suites)}},
 		],
-	}
-
-
-def device(argv: List[str], build_dir: str) -> dict:
-	"""The device dictionary, rendered, as lava-run takes it: what a lab's
-	qemu device type renders from the job's context."""
-	options, _, _ = split_argv(argv, build_dir)
-	return {
-		'device_type': 'qemu',
-		'available_architectures': [argv[0][len('qemu-system-'):]],
-		'constants': CONSTANTS,
-		'parameters': {},
-		'commands': {},
-		'timeouts': {'actions': {}, 'connections': {}},
-		'actions': {
-			'deploy': {'methods': {'image': {'parameters': {}}}},
-			'boot': {'connections': {'serial': None},
-				 'methods': {'qemu': {'parameters': {'command': argv[0],
-								     'options': options}}}},
-		},
 	}
 
 
@@ -245,7 +290,7 @@ def generate(args) -> Tuple[Dict[str, dict], Dict[str, dict]]:
 		build_dir = os.path.join(args.build, 'out', t.build)
 		argv = qemu_argv(t, args.tree, build_dir)
 		jobs[t.name] = job(t, argv, build_dir, args.artifacts, suites_in_order(want, t))
-		dev = device(argv, build_dir)
+		dev = device(jobs[t.name]['context'])
 		if devices.setdefault(machine_name(t), dev) != dev:
 			raise ValueError(f'{t.name}: QEMU options differ from the other lines of {machine_name(t)}')
 	validate(jobs, devices)
@@ -292,16 +337,25 @@ def lava_version() -> str:
 
 
 def lava_log(log: str) -> List[dict]:
-	"""The entries of lava-run's log (one JSON object a line)."""
-	out = []
+	"""The entries of a LAVA job log: lava-run's (one JSON object a line)
+	or a lab's ('lavacli jobs logs --raw', a YAML list of the same)."""
 	with open(log) as f:
-		for line in f:
-			try:
-				entry = json.loads(line)
-			except ValueError:
-				continue
-			if isinstance(entry, dict) and 'lvl' in entry:
-				out.append(entry)
+		text = f.read()
+	out = []
+	for line in text.splitlines():
+		try:
+			entry = json.loads(line)
+		except ValueError:
+			continue
+		if isinstance(entry, dict) and 'lvl' in entry:
+			out.append(entry)
+	if not out:
+		try:
+			data = yaml.safe_load(text)
+		except yaml.YAMLError:
+			data = None
+		if isinstance(data, list):
+			out = [e for e in data if isinstance(e, dict) and 'lvl' in e]
 	return out
 
 
@@ -333,17 +387,21 @@ def counts(results: List[Tuple[str, str, str]]) -> str:
 
 
 def judge(line: str, rc: int, entries: List[dict],
-	  direct: List[Tuple[str, str, str]]) -> Tuple[List[Tuple[str, str, str]], List[str]]:
+	  direct: Optional[List[Tuple[str, str, str]]]) -> Tuple[List[Tuple[str, str, str]], List[str]]:
 	"""The cases of a lava-run (its exit code rc and log entries), and
-	what fails it: a difference from the direct run, a LAVA action or the
-	job not passing, a failed case, a kernel report in the console."""
+	what fails it: a difference from the direct run (if given), a LAVA
+	action or the job not passing, a failed case, a kernel report in the
+	console."""
 	results = [e['msg'] for e in entries if e['lvl'] == 'results']
 	# The kernel's console, as LAVA logged it: before the test action (target)
 	# and after it (feedback).
 	console = [e['msg'] + '\n' for e in entries
 		   if e['lvl'] in ('target', 'feedback') and isinstance(e['msg'], str)]
-	cases = [(r['definition'], r['case'], r['result']) for r in results if r.get('definition') != 'lava']
-	problems = compare(cases, direct)
+	# The case as the kernel named it (LAVA's own "case" is lowercased and
+	# has its other characters turned into "_").
+	cases = [(r['definition'], r.get('extra', {}).get('test_case_id', r['case']), r['result'])
+		 for r in results if r.get('definition') != 'lava']
+	problems = compare(cases, direct) if direct is not None else []
 	job_result = [r['result'] for r in results if r.get('definition') == 'lava' and r.get('case') == 'job']
 	if rc != 0 or job_result != ['pass']:
 		problems.insert(0, f'lava-run exit {rc}, job result {job_result[0] if job_result else "missing"}')
@@ -357,6 +415,37 @@ def judge(line: str, rc: int, entries: List[dict],
 	if found:
 		problems.append(f'{len(found)} kernel report(s) in the console: ' + ' | '.join(found[:3]))
 	return cases, problems
+
+
+def report(line: str, cases: List[Tuple[str, str, str]], problems: List[str],
+	   direct: Optional[List[Tuple[str, str, str]]], log: str) -> int:
+	print(f'lava: {line}: LAVA:   {counts(cases)} in {len({s for s, _, _ in cases})} suites')
+	if direct is not None:
+		print(f'lava: {line}: direct: {counts(direct)} in {len({s for s, _, _ in direct})} suites')
+	for p in problems[:20]:
+		print(f'lava: {line}: FAIL: {p}')
+	if len(problems) > 20:
+		print(f'lava: {line}: FAIL: and {len(problems) - 20} more differences')
+	if problems:
+		print(f'lava: {line}: FAIL: see {log}')
+		return 1
+	same = ' the same cases with the same results as the direct run;' if direct is not None else ''
+	print(f'lava: {line}: PASS:{same} {len(cases)} cases, no kernel report; log {log}')
+	return 0
+
+
+def judge_log(args) -> int:
+	"""A lab's log of LINE's job, judged as make lava-run judges its own;
+	compared with the direct run when build/results has it."""
+	junit = os.path.join(args.build, 'results', args.line + '.junit.xml')
+	direct = direct_results(junit) if os.path.exists(junit) else None
+	entries = lava_log(args.log)
+	if not entries:
+		raise ValueError(f'{args.log}: no LAVA log entries (lava-run output, or lavacli jobs logs --raw)')
+	job = [e['msg']['result'] for e in entries if e['lvl'] == 'results'
+	       and e['msg'].get('definition') == 'lava' and e['msg'].get('case') == 'job']
+	cases, problems = judge(args.line, 0 if job == ['pass'] else 1, entries, direct)
+	return report(args.line, cases, problems, direct, args.log)
 
 
 def run(args) -> int:
@@ -383,21 +472,13 @@ def run(args) -> int:
 	dump(dev_file, devices[machine_name(t)])
 	log = os.path.join(out, 'lava-run.log')
 	with tempfile.TemporaryDirectory() as tmp, open(log, 'w') as f:
-		rc = subprocess.call(['lava-run', '--job-id', 'earlymm-' + args.line, '--output-dir', tmp,
+		# lava-dispatcher works in /var/lib/lava/dispatcher, root's.
+		sudo = [] if os.geteuid() == 0 else ['sudo']
+		rc = subprocess.call(sudo + ['lava-run', '--job-id', 'earlymm-' + args.line, '--output-dir', tmp,
 				      '--device', dev_file, job_file], stdout=f, stderr=subprocess.STDOUT)
 	direct = direct_results(junit)
 	cases, problems = judge(args.line, rc, lava_log(log), direct)
-	print(f'lava: {args.line}: lava-run: {counts(cases)} in {len({s for s, _, _ in cases})} suites')
-	print(f'lava: {args.line}: direct:   {counts(direct)} in {len({s for s, _, _ in direct})} suites')
-	for p in problems[:20]:
-		print(f'lava: {args.line}: FAIL: {p}')
-	if len(problems) > 20:
-		print(f'lava: {args.line}: FAIL: and {len(problems) - 20} more differences')
-	if problems:
-		print(f'lava: {args.line}: FAIL: see {log}')
-		return 1
-	print(f'lava: {args.line}: PASS: the same {len(cases)} cases with the same results; log {log}')
-	return 0
+	return report(args.line, cases, problems, direct, log)
 
 
 def main() -> int:
@@ -413,12 +494,17 @@ def main() -> int:
 	sub.add_parser('check', help='generate and validate the jobs and devices, write nothing')
 	r = sub.add_parser('run', help="run a line's job through lava-run and compare")
 	r.add_argument('line')
+	j = sub.add_parser('judge', help="judge a LAVA log of a line's job (lava-run's, or a lab's)")
+	j.add_argument('line')
+	j.add_argument('log')
 	args = ap.parse_args()
 	args.tree, args.build = os.path.abspath(args.tree), os.path.abspath(args.build)
 	args.out = os.path.join(args.build, 'lava')
 	try:
 		if args.cmd == 'run':
 			return run(args)
+		if args.cmd == 'judge':
+			return judge_log(args)
 		args.artifacts = getattr(args, 'artifacts', None) or 'file://' + os.path.join(args.build, 'out')
 		return write(args) if args.cmd == 'write' else check(args)
 	except (OSError, ValueError) as e:

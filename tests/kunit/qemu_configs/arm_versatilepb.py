@@ -20,7 +20,9 @@ CONFIG_SERIAL_AMBA_PL011_CONSOLE=y''',
 			   kernel_command_line='console=ttyAMA0',
 			   # The board takes at most 256 MiB; this -m overrides
 			   # kunit.py's own -m 1024 (QEMU takes the last one).
-			   extra_qemu_params=['-machine', 'versatilepb', '-m', '256'])
+			   # The CPU is named for a LAVA qemu device type, which
+			   # always passes -cpu for arm (make lava-jobs).
+			   extra_qemu_params=['-machine', 'versatilepb', '-cpu', 'arm926', '-m', '256'])
 
 # Not a QemuArchParams field: the device tree, relative to the build directory.
 DTB = 'arch/arm/boot/dts/versatile-pb.dtb'

@@ -18,5 +18,8 @@ CONFIG_SERIAL_AMBA_PL011_CONSOLE=y''',
 			   kernel_command_line='console=ttyAMA0',
 			   # This -m overrides kunit.py's own -m 1024 (QEMU
 			   # takes the last one).
-			   extra_qemu_params=['-machine', 'virt', '-m', '2048',
+			   # The CPU is named, not left to the machine's default,
+			   # so that a LAVA qemu device type, which always passes
+			   # -cpu for arm, boots the same one (make lava-jobs).
+			   extra_qemu_params=['-machine', 'virt', '-cpu', 'cortex-a15', '-m', '2048',
 					      '-smp', '2'])
