@@ -17,16 +17,20 @@ trap 'rm -rf "$out"' EXIT
 git -C "$TREE" -c core.abbrev=12 -c diff.renames=true format-patch -q \
 	--zero-commit --no-signature --no-numbered -o "$out" base..HEAD
 
-mkdir -p "$dest/patches"
-find "$dest/patches" -name '*.patch' -delete
 names=()
 for p in "$out"/*.patch; do
 	[ -e "$p" ] || continue
-	cp "$p" "$dest/patches/"
 	names+=("$(basename "$p")")
 done
-# The part headers of the repository's series stay before their parts.
-python3 "$EARLYMM_TOP/scripts/series_parts.py" write "$dest/series" "${names[@]}"
+# The part headers of the repository's series stay before their parts. The
+# series is made first: if its parts cannot be carried over, patches/ and
+# series stay as they were.
+python3 "$EARLYMM_TOP/scripts/series_parts.py" write "$out/series" "${names[@]}" ||
+	die "export: patches/ and series left as they were"
+mkdir -p "$dest/patches"
+find "$dest/patches" -name '*.patch' -delete
+[ ${#names[@]} -eq 0 ] || cp "$out"/*.patch "$dest/patches/"
+cp "$out/series" "$dest/series"
 [ "$dest" = "$EARLYMM_TOP" ] || exit 0
 git -C "$TREE" update-ref refs/earlymm/synced HEAD
 git -C "$TREE" config earlymm.serieshash "$(series_hash)"

@@ -47,19 +47,24 @@ def shell_settings(*names: str) -> Dict[str, str]:
 
 def tree_commits(tree: str, d: str, names: List[str]) -> Dict[str, str]:
 	"""The work tree's commit of each patch, by position, after checking
-	that each commit is its patch (same git patch-id)."""
+	that each commit exports to its patch byte for byte (scripts/export.sh's
+	format), changelog included: what is mailed is what patches/ holds."""
 	commits = run(['git', 'rev-list', '--reverse', 'base..HEAD'], cwd=tree).split()
+	stale = 'run make export, or make tree FORCE=1'
 	if len(commits) != len(names):
-		raise SystemExit(f'mbox: {tree} has {len(commits)} commits on base, the series {len(names)}: '
-				 'run make export, or make tree FORCE=1')
-	for name, commit in zip(names, commits):
-		with open(os.path.join(d, 'patches', name)) as f:
-			want = run(['git', 'patch-id', '--stable'], cwd=tree, stdin=f.read()).split()[:1]
-		got = run(['git', 'patch-id', '--stable'], cwd=tree,
-			  stdin=run(['git', 'show', commit], cwd=tree)).split()[:1]
-		if want != got:
-			raise SystemExit(f'mbox: {tree}: commit {commit[:12]} is not {name}: '
-					 'run make export, or make tree FORCE=1')
+		raise SystemExit(f'mbox: {tree} has {len(commits)} commits on base, the series {len(names)}: {stale}')
+	with tempfile.TemporaryDirectory() as tmp:
+		p = subprocess.run([os.path.join(TOP, 'scripts', 'export.sh'), tmp], capture_output=True,
+				   text=True, env=dict(os.environ, TREE=tree))
+		if p.returncode:
+			raise SystemExit(f'mbox: {p.stderr.strip()}')
+		for name in names:
+			if not os.path.exists(os.path.join(tmp, 'patches', name)):
+				raise SystemExit(f'mbox: {tree} has no commit for {name}: {stale}')
+			with open(os.path.join(d, 'patches', name), 'rb') as a, \
+			     open(os.path.join(tmp, 'patches', name), 'rb') as b:
+				if a.read() != b.read():
+					raise SystemExit(f'mbox: {tree}: the commit of {name} is not that patch: {stale}')
 	return dict(zip(names, commits))
 
 
@@ -99,34 +104,40 @@ def rewrap(text: str) -> str:
 
 def test_results(suite: str, results: str) -> str:
 	"""The part's suite on every matrix line of the last make test of this
-	series (a result made from other inputs is left out), and each line's
-	own closing counts."""
+	series, and each line's own closing counts; INCOMPLETE and the lines
+	that have no clean result made from the current inputs (the series,
+	fragments, matrix, command lines and QEMU configurations), if any."""
 	run_matrix = matrix_module()
 	inputs = run_matrix.inputs_hash()
-	rows = []
-	for line in matrix_lines():
-		path = os.path.join(results, line + '.result.json')
-		if not os.path.exists(path):
-			continue
-		with open(path) as f:
-			r = json.load(f)
-		if r.get('inputs') != inputs:
+	rows, missing = [], []
+	for t in run_matrix.read_matrix(os.path.join(TOP, 'tests', 'kunit', 'matrix')):
+		path = os.path.join(results, t.name + '.result.json')
+		r = None
+		if os.path.exists(path):
+			with open(path) as f:
+				r = json.load(f)
+		if r is None or r.get('inputs') != inputs or not (r['clean'] or r['status'] == 'SKIP'):
+			missing.append(t.name)
 			continue
 		s = r['suites'].get(suite)
 		if s:
-			rows.append(f"  {line:<25} {s['passed']:>2}/{s['cases']:<2} passed, {s['skipped']} skipped;"
+			rows.append(f"  {t.name:<25} {s['passed']:>2}/{s['cases']:<2} passed, {s['skipped']} skipped;"
 				    f" line {r['status']}: {r['passed']}/{r['failed']}/{r['skipped']}")
 		elif r['status'] == 'SKIP':
 			why = r['note'].split(';')[0].split(': ', 1)[-1]
-			rows.append(f"  {line:<25} line SKIP: {why}")
-	if not rows:
-		return NO_RESULTS
-	return ('The ' + suite + ' suite on each line of the earlymm matrix (QEMU), and\n'
-		"each line's closing counts, passed/failed/skipped of every suite it\n"
-		'runs (a line fails on any failed case or kernel report):\n\n' + '\n'.join(rows))
+			rows.append(f"  {t.name:<25} line SKIP: {why}")
+	text = ('The ' + suite + ' suite on each line of the earlymm matrix (QEMU; um\n'
+		"is user-mode Linux), and each line's closing counts, passed/failed/\n"
+		'skipped of every suite it runs (a line fails on any failed case or\n'
+		'kernel report):\n\n' + '\n'.join(rows))
+	if missing:
+		text += f'\n\n{INCOMPLETE}: ' + ', '.join(missing)
+	return text
 
 
-NO_RESULTS = '(no results of this series: run make test, then make mbox)'
+# What a cover letter says when the last make test does not stand for this
+# series on every line; make check fails on it.
+INCOMPLETE = 'No clean result of this series on these lines (make test, then make mbox)'
 
 
 def matrix_module():
@@ -145,8 +156,11 @@ def maintainers(tree: str, patches: List[str]) -> Tuple[List[str], List[str]]:
 	pinned tree's get_maintainer.pl names them for these patches: one call
 	for each, without role annotations, so that a name with parentheses
 	of its own stays whole."""
+	# --nokeywords: a MAINTAINERS K: pattern matched in a changelog or
+	# a document (0014 names pstore) adds people who own none of the
+	# files.
 	base = ['./scripts/get_maintainer.pl', '--no-git', '--no-git-fallback', '--no-tree',
-		'--no-rolestats', '--no-multiline', '--separator', '\n']
+		'--nokeywords', '--no-rolestats', '--no-multiline', '--separator', '\n']
 	to = run(base + ['--m', '--no-r', '--no-l'] + patches, cwd=tree).splitlines()
 	cc = run(base + ['--no-m', '--r', '--l'] + patches, cwd=tree).splitlines()
 	return [a for a in to if a], [a for a in cc if a and a not in to]
@@ -167,8 +181,11 @@ def cover_body(part: series_parts.Part, fields: Dict[str, str], design: str, n: 
 		f"Base\n----\nLinux {pin['LINUX_VERSION']} as Debian's {pin['LINUX_DEB_PKG']} "
 		f"{pin['LINUX_DEB_VERSION']} ships it\n"
 		f"({pin['LINUX_TARBALL_NAME']}, sha256\n{pin['PIN_TARBALL_SHA256']}),\n"
-		'imported as one commit: base-commit below. The design is described\n'
-		f'at length in {doc} of the earlymm repository.',
+		'imported as one commit: base-commit below (scripts/tree.sh makes the\n'
+		'same commit on every machine). It is a series for 6.1 LTS: it touches\n'
+		'ia64, SLAB and SLOB, which mainline has removed since, and does not\n'
+		f'apply to mainline as it is. {doc} of the earlymm repository\n'
+		'describes the design at length.',
 	]))
 
 
@@ -218,17 +235,21 @@ def main() -> int:
 	args = ap.parse_args()
 	parts = series_parts.parts(args.dir)
 	commits = tree_commits(args.tree, args.dir, [p for part in parts for p in part.patches])
-	pin = shell_settings('LINUX_VERSION', 'LINUX_DEB_PKG', 'LINUX_DEB_VERSION', 'LINUX_TARBALL_NAME',
+	pin = shell_settings('EARLYMM_IDENTITY', 'LINUX_VERSION', 'LINUX_DEB_PKG', 'LINUX_DEB_VERSION', 'LINUX_TARBALL_NAME',
 			     'PIN_TARBALL_SHA256')
 	shutil.rmtree(args.out, ignore_errors=True)
 	os.makedirs(args.out)
+	if pin['EARLYMM_IDENTITY'].endswith('.invalid>'):
+		print(f"mbox: note: the mails are from the project identity {pin['EARLYMM_IDENTITY']}, "
+		      'which no mail server takes: make identity ID="Your Name <you@example.org>" before sending',
+		      file=sys.stderr)
 	earlier: List[str] = []
 	for n, part in enumerate(parts, 1):
 		mbox = write_part(args.tree, part, commits, n, len(parts), earlier, args.out, args.results, pin)
 		earlier.append(f'"{cover_file(part.slug)[0]["Subject"]}" ({len(part.patches)} patches)')
 		print(f'mbox: {mbox}: cover letter and {len(part.patches)} patches')
-		if NO_RESULTS in open(mbox).read():
-			print(f'mbox: warning: {mbox}: {NO_RESULTS}', file=sys.stderr)
+		if INCOMPLETE in open(mbox).read():
+			print(f'mbox: warning: {mbox}: {INCOMPLETE}', file=sys.stderr)
 	return 0
 
 

@@ -298,6 +298,7 @@ def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
 	must be the one quilt and scripts/apply.sh give at the part's end."""
 	sys.path.insert(0, os.path.join(TOP, 'scripts'))
 	import series_parts
+	import mbox as mbox_py
 	out = os.path.join(tmp, 'mbox')
 	p = run([sys.executable, os.path.join(TOP, 'scripts', 'mbox.py'), '--out', out, '--tree', tree, '--dir', d])
 	report(p.returncode == 0, 'mbox', 'make mbox', p.stdout.strip().splitlines()[-1] if p.returncode else '')
@@ -320,8 +321,8 @@ def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
 		run(['git', 'mailsplit', '-o' + msgs, mbox])
 		issues = []
 		with open(mbox) as f:
-			if '(no results of this series' in f.read():
-				issues.append('the cover letter has no test results of this series (make test first)')
+			if mbox_py.INCOMPLETE in f.read():
+				issues.append(f'the cover letter says: {mbox_py.INCOMPLETE}')
 		for i, msg in enumerate(sorted(os.listdir(msgs))):
 			got = checkpatch_issues(tree, os.path.join(msgs, msg), part.patches[i - 1] if i else 'cover')
 			if i == 0:

@@ -20,6 +20,7 @@ import run_matrix  # noqa: E402
 
 CASE = re.compile(lava_jobs.CASE_PATTERN)
 EXAMPLE_LOG = os.path.join(HERE, 'logs', 'lava-run-example.log')
+WANT = {'example': (4, 2)}
 EXAMPLE = [('example', 'example_simple_test', 'pass'), ('example', 'example_skip_test', 'skip'),
 	   ('example', 'example_mark_skipped_test', 'skip'),
 	   ('example', 'example_all_expect_macros_test', 'pass')]
@@ -76,7 +77,7 @@ def test_context_and_device_as_the_stock_qemu_type_renders():
 	arm = ['-nodefaults', '-m 1024', '-no-reboot', '-nographic', '-serial stdio', '-machine virt',
 	       '-cpu cortex-a15', '-m 2048', '-smp 2']
 	ctx = lava_jobs.context('arm', arm)
-	assert ctx == {'arch': 'arm', 'memory': 2048, 'cpu': 'cortex-a15', 'machine': 'virt',
+	assert ctx == {'arch': 'arm', 'no_kvm': 1, 'memory': 2048, 'cpu': 'cortex-a15', 'machine': 'virt',
 		       'model': 'model=virtio',
 		       'extra_options': ['-nodefaults', '-no-reboot', '-serial stdio', '-smp 2']}
 	opts = lava_jobs.device(ctx)['actions']['boot']['methods']['qemu']['parameters']
@@ -153,14 +154,14 @@ def entries():
 
 
 def test_judge_real_log():
-	cases, problems = lava_jobs.judge('arm-versatile', 0, entries(), EXAMPLE)
+	cases, problems = lava_jobs.judge('arm-versatile', 0, entries(), EXAMPLE, WANT)
 	assert cases == EXAMPLE
 	assert problems == []
 
 
 def test_judge_differences():
 	direct = [(s, c, 'pass' if c == 'example_skip_test' else r) for s, c, r in EXAMPLE]
-	_, problems = lava_jobs.judge('arm-versatile', 0, entries(), direct + [('example', 'gone', 'pass')])
+	_, problems = lava_jobs.judge('arm-versatile', 0, entries(), direct + [('example', 'gone', 'pass')], WANT)
 	assert problems == ['only through LAVA: example.example_skip_test skip',
 			    'only in the direct run: example.example_skip_test pass',
 			    'only in the direct run: example.gone pass']
@@ -176,25 +177,46 @@ def test_judge_failed_case_and_job():
 	e = [x for x in entries() if not (x['lvl'] == 'results' and x['msg'].get('case') == 'job')]
 	e = with_entry(e, case='example_new', definition='example', result='fail')
 	e.append({'lvl': 'results', 'msg': {'case': 'job', 'definition': 'lava', 'result': 'fail'}})
-	_, problems = lava_jobs.judge('arm-versatile', 1, e, EXAMPLE + [('example', 'example_new', 'fail')])
+	_, problems = lava_jobs.judge('arm-versatile', 1, e, EXAMPLE + [('example', 'example_new', 'fail')], WANT)
 	assert problems == ['lava-run exit 1, job result fail', '1 case(s) failed: example.example_new']
 
 
 def test_judge_kernel_report():
 	e = with_entry(entries(), lvl='target', text='[    1.500000] BUG kmalloc-64 (Not tainted): Redzone overwritten')
-	_, problems = lava_jobs.judge('arm-versatile', 0, e, EXAMPLE)
+	_, problems = lava_jobs.judge('arm-versatile', 0, e, EXAMPLE, WANT)
 	assert len(problems) == 1 and 'kernel report' in problems[0] and 'Redzone' in problems[0]
 
 
 def test_judge_no_results():
 	e = [x for x in entries() if x['lvl'] != 'results']
-	_, problems = lava_jobs.judge('arm-versatile', 0, e, EXAMPLE)
+	_, problems = lava_jobs.judge('arm-versatile', 0, e, EXAMPLE, WANT)
 	assert problems[0] == 'lava-run exit 0, job result missing'
-	assert len(problems) == 1 + len(EXAMPLE)
+	assert problems[1:] == [f'only in the direct run: {s}.{c} {r}' for s, c, r in sorted(EXAMPLE)] + \
+		['suite example missing (expected 4 cases)']
+
+
+def test_judge_a_lab_log_against_expected():
+	# No direct run (a lab): a lost case and a pass turned skip still fail.
+	e = [x for x in entries() if not (x['lvl'] == 'results' and x['msg'].get('case') == 'example_simple_test')]
+	_, problems = lava_jobs.judge('arm-versatile', 0, e, None, WANT)
+	assert problems == ['suite example ran 3 of 4 cases']
+	e = [dict(x, msg=dict(x['msg'], result='skip')) if x['lvl'] == 'results'
+	     and x['msg'].get('case') == 'example_simple_test' else x for x in entries()]
+	_, problems = lava_jobs.judge('arm-versatile', 0, e, None, WANT)
+	assert problems == ['suite example passed 1 of 4 cases, expected 2']
+
+
+def test_an_unreadable_test_result_fails(tmp_path):
+	p = tmp_path / 'log'
+	p.write_text('{"lvl": "results", "msg": {"case": "x", "definition": "example", "size": ! "1"}}\n')
+	e = lava_jobs.lava_log(str(p))
+	assert e[0]['lvl'] == 'unreadable'
+	p.write_text('{"lvl": "results", "msg": {"case": "file-download", "definition": "lava", "size": ! "1"}}\n')
+	assert lava_jobs.lava_log(str(p)) == []
 
 
 def test_judge_without_a_direct_run():
-	cases, problems = lava_jobs.judge('arm-versatile', 0, entries(), None)
+	cases, problems = lava_jobs.judge('arm-versatile', 0, entries(), None, WANT)
 	assert cases == EXAMPLE and problems == []
 
 

@@ -792,11 +792,14 @@ def series_hash() -> str:
 
 def inputs_hash() -> str:
 	"""What a line's result depends on besides the pinned tree: the
-	series, the fragments, the matrix and its command lines. 'make expected'
-	takes only results made from the inputs as they are now."""
+	series, the fragments, the matrix, its command lines and QEMU
+	configurations. 'make expected' and make mbox take only results made
+	from the inputs as they are now."""
 	h = hashlib.sha256(series_hash().encode())
-	for d in ('configs', os.path.join('tests', 'kunit', 'cmdline')):
+	for d in ('configs', os.path.join('tests', 'kunit', 'cmdline'), os.path.join('tests', 'kunit', 'qemu_configs')):
 		for f in sorted(os.listdir(os.path.join(TOP, d))):
+			if not os.path.isfile(os.path.join(TOP, d, f)):
+				continue	# a __pycache__
 			with open(os.path.join(TOP, d, f), 'rb') as fh:
 				h.update(f.encode() + b'\0' + fh.read())
 	with open(os.path.join(TOP, 'tests', 'kunit', 'matrix'), 'rb') as fh:

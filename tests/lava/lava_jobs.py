@@ -135,11 +135,14 @@ def split_argv(argv: List[str], build_dir: str) -> Tuple[List[str], Dict[str, st
 	return options, images, append
 
 
-# lava-server's stock qemu device type (qemu.jinja2) renders a QEMU command
-# from a job's context: for arm, -cpu and -machine; for every arch,
-# -nographic, "-net nic,MODEL,macaddr=... -net user", -m MEMORY and -monitor
-# none, then the job's extra_options. QEMU refuses a NIC model the board
-# does not have, so each machine names its own.
+# lava-server's stock qemu device type (qemu.jinja2, 2023.01) renders a
+# QEMU command from a job's context: for arm, -cpu and -machine; for other
+# arches, -cpu host -enable-kvm unless no_kvm; for every arch, -nographic,
+# "-net nic,MODEL,macaddr=... -net user", -m MEMORY and -monitor none, then
+# the job's extra_options. device() writes that rendering for the two
+# arches here, for lava-run; a lab renders its own from the same context.
+# QEMU refuses a NIC model the board does not have, so each machine names
+# its own.
 NIC = {'virt': 'virtio', 'versatilepb': 'smc91c111', 'petalogix-s3adsp1800': 'xlnx.xps-ethernetlite'}
 MAC = '52:54:00:12:34:58'
 
@@ -148,7 +151,9 @@ def context(arch: str, options: List[str]) -> dict:
 	"""The job context that makes a stock qemu device type run the line's
 	QEMU options: cpu, machine and memory by name where the type takes
 	them (QEMU takes the last -m), the rest as extra_options."""
-	ctx: dict = {'arch': arch}
+	# no_kvm: the type asks for -cpu host -enable-kvm on arches but arm
+	# otherwise; there is no KVM for these guests on the lab's x86 hosts.
+	ctx: dict = {'arch': arch, 'no_kvm': 1}
 	extra = []
 	machine = ''
 	for o in options:
@@ -346,6 +351,10 @@ def lava_log(log: str) -> List[dict]:
 		try:
 			entry = json.loads(line)
 		except ValueError:
+			# lava-run writes some of its own results as invalid JSON
+			# (a download's "size"); a test case's must not be lost.
+			if '"lvl": "results"' in line and '"definition": "lava"' not in line:
+				out.append({'lvl': 'unreadable', 'msg': line[:200]})
 			continue
 		if isinstance(entry, dict) and 'lvl' in entry:
 			out.append(entry)
@@ -386,12 +395,13 @@ def counts(results: List[Tuple[str, str, str]]) -> str:
 	return f'{c["pass"]} passed, {c["fail"]} failed, {c["skip"]} skipped'
 
 
-def judge(line: str, rc: int, entries: List[dict],
-	  direct: Optional[List[Tuple[str, str, str]]]) -> Tuple[List[Tuple[str, str, str]], List[str]]:
+def judge(line: str, rc: int, entries: List[dict], direct: Optional[List[Tuple[str, str, str]]],
+	  want: Dict[str, Tuple[int, int]]) -> Tuple[List[Tuple[str, str, str]], List[str]]:
 	"""The cases of a lava-run (its exit code rc and log entries), and
 	what fails it: a difference from the direct run (if given), a LAVA
-	action or the job not passing, a failed case, a kernel report in the
-	console."""
+	action or the job not passing, a shortfall against tests/kunit/expected
+	(a lost suite or case, a pass turned skip), a failed case, a kernel
+	report in the console."""
 	results = [e['msg'] for e in entries if e['lvl'] == 'results']
 	# The kernel's console, as LAVA logged it: before the test action (target)
 	# and after it (feedback).
@@ -408,6 +418,15 @@ def judge(line: str, rc: int, entries: List[dict],
 	for r in results:
 		if r.get('definition') == 'lava' and r.get('case') != 'job' and r.get('result') != 'pass':
 			problems.append(f'LAVA action {r["case"]}: {r["result"]} {r.get("extra", "")}')
+	problems += [f'a test result LAVA logged is unreadable: {e["msg"]}' for e in entries
+		     if e['lvl'] == 'unreadable']
+	got: Dict[str, expected.SuiteRun] = {}
+	for s, _, r in cases:
+		run = got.setdefault(s, expected.SuiteRun())
+		run.cases += 1
+		run.passed += r == 'pass'
+		run.skipped += r == 'skip'
+	problems += expected.check(want, got, None)
 	failed = [f'{s}.{c}' for s, c, r in cases if r == 'fail']
 	if failed:
 		problems.append(f'{len(failed)} case(s) failed: ' + ', '.join(failed[:5]))
@@ -434,6 +453,15 @@ def report(line: str, cases: List[Tuple[str, str, str]], problems: List[str],
 	return 0
 
 
+def line_expectations(args, line: str) -> Dict[str, Tuple[int, int]]:
+	"""tests/kunit/expected's suites of a matrix line."""
+	t = next((t for t in run_matrix.read_matrix(args.matrix) if t.name == line), None)
+	want = expected.read(args.expected)
+	if t is None or t.expected not in want:
+		raise ValueError(f'{line}: no such line in tests/kunit/matrix, or none in tests/kunit/expected')
+	return want[t.expected]
+
+
 def judge_log(args) -> int:
 	"""A lab's log of LINE's job, judged as make lava-run judges its own;
 	compared with the direct run when build/results has it."""
@@ -444,7 +472,8 @@ def judge_log(args) -> int:
 		raise ValueError(f'{args.log}: no LAVA log entries (lava-run output, or lavacli jobs logs --raw)')
 	job = [e['msg']['result'] for e in entries if e['lvl'] == 'results'
 	       and e['msg'].get('definition') == 'lava' and e['msg'].get('case') == 'job']
-	cases, problems = judge(args.line, 0 if job == ['pass'] else 1, entries, direct)
+	cases, problems = judge(args.line, 0 if job == ['pass'] else 1, entries, direct,
+				line_expectations(args, args.line))
 	return report(args.line, cases, problems, direct, args.log)
 
 
@@ -477,7 +506,7 @@ def run(args) -> int:
 		rc = subprocess.call(sudo + ['lava-run', '--job-id', 'earlymm-' + args.line, '--output-dir', tmp,
 				      '--device', dev_file, job_file], stdout=f, stderr=subprocess.STDOUT)
 	direct = direct_results(junit)
-	cases, problems = judge(args.line, rc, lava_log(log), direct)
+	cases, problems = judge(args.line, rc, lava_log(log), direct, line_expectations(args, args.line))
 	return report(args.line, cases, problems, direct, log)
 
 
