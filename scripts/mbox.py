@@ -93,10 +93,10 @@ def rewrap(text: str) -> str:
 		first = para.lstrip('\n')[:1]
 		if first in ('*', '-'):
 			items = re.split(r'\n(?=[*-] )', para)
-			out.append('\n'.join(textwrap.fill(' '.join(i.split()), 72, subsequent_indent='  ')
+			out.append('\n'.join(textwrap.fill(' '.join(i.split()), 72, subsequent_indent='  ', break_on_hyphens=False)
 					     for i in items))
 		elif first and first not in (' ', '\t', '=', '|', '.'):
-			out.append(textwrap.fill(' '.join(para.split()), 72))
+			out.append(textwrap.fill(' '.join(para.split()), 72, break_on_hyphens=False))
 		else:
 			out.append(para)
 	return '\n\n'.join(out)
@@ -173,19 +173,19 @@ def cover_body(part: series_parts.Part, fields: Dict[str, str], design: str, n: 
 	after = ('It applies on top of the earlier parts: ' + '; '.join(earlier) + '.' if earlier
 		 else 'It is the first part; the others apply on top of it.')
 	return '\n\n'.join(filter(None, [
-		textwrap.fill(f'This is part {n} of {total} of the earlymm series. {after}', 72),
+		textwrap.fill(f'This is part {n} of {total} of the earlymm series. {after}', 72, break_on_hyphens=False),
 		'The problem\n-----------\n' + rst_section(doc, 'The problem'),
 		design,
 		'How it was tested\n-----------------\n' + test_results(fields['Suite'], results),
 		'Cost\n----\n' + cost if cost else '',
-		f"Base\n----\nLinux {pin['LINUX_VERSION']} as Debian's {pin['LINUX_DEB_PKG']} "
-		f"{pin['LINUX_DEB_VERSION']} ships it\n"
-		f"({pin['LINUX_TARBALL_NAME']}, sha256\n{pin['PIN_TARBALL_SHA256']}),\n"
-		'imported as one commit: base-commit below (scripts/tree.sh makes the\n'
-		'same commit on every machine). It is a series for 6.1 LTS: it touches\n'
-		'ia64, SLAB and SLOB, which mainline has removed since, and does not\n'
-		f'apply to mainline as it is. {doc} of the earlymm repository\n'
-		'describes the design at length.',
+		'Base\n----\n' + textwrap.fill(
+			f"Linux {pin['LINUX_VERSION']} as Debian's {pin['LINUX_DEB_PKG']} "
+			f"{pin['LINUX_DEB_VERSION']} ships it ({pin['LINUX_TARBALL_NAME']}, sha256 "
+			f"{pin['PIN_TARBALL_SHA256']}), imported as one commit: base-commit below "
+			'(scripts/tree.sh makes the same commit on every machine). It is a series for '
+			'6.1 LTS: it touches ia64, SLAB and SLOB, which mainline has removed since, and '
+			f'does not apply to mainline as it is. {doc} of the earlymm repository '
+			'describes the design at length.', 72, break_on_hyphens=False),
 	]))
 
 
