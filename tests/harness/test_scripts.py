@@ -932,6 +932,9 @@ def series_history(ci, env):
 	git(ci, 'commit', '-qm', 'a patch', env=env)
 	changed = git(ci, 'rev-parse', 'HEAD', env=env)
 	(ci / 'README').write_text('docs\n')
+	# A cover letter lives in patches/ but is no part of the series.
+	(ci / 'patches' / 'covers').mkdir()
+	(ci / 'patches' / 'covers' / 'part.txt').write_text('Subject: x\n')
 	git(ci, 'add', '-A', env=env)
 	git(ci, 'commit', '-qm', 'docs', env=env)
 	return changed
