@@ -39,9 +39,13 @@ class Part:
 
 
 def series_names(d: str = TOP) -> List[str]:
-	out = subprocess.run([os.path.join(TOP, 'scripts', 'series.sh'), d], check=True,
-			     capture_output=True, text=True).stdout
-	return out.split()
+	"""The patch file names of d/series, in order: scripts/series.sh, the
+	one parser of the series file, which the shell scripts use too."""
+	p = subprocess.run([os.path.join(TOP, 'scripts', 'series.sh'), d], stdout=subprocess.PIPE,
+			   text=True)
+	if p.returncode:
+		raise RuntimeError(f'cannot read {d}/series (see above)')
+	return p.stdout.split()
 
 
 def headers(path: str) -> Dict[str, Part]:

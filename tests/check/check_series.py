@@ -214,6 +214,17 @@ def pristine_copy(tree: str, files: List[str], dest: str) -> None:
 		archive.wait()
 
 
+# git as the checks run it: an identity of its own for the commits it makes.
+GIT = ['git', '-c', 'user.name=check', '-c', 'user.email=check@invalid']
+
+
+def git_at_base(work: str) -> None:
+	"""Make work, a pristine copy, a git repository whose one commit is it."""
+	run(['git', 'init', '-q'], cwd=work)
+	run(['git', 'add', '-A', '-f'], cwd=work)
+	run(GIT + ['commit', '-q', '--allow-empty', '-m', 'base'], cwd=work)
+
+
 def check_apply(tree: str, d: str, names: List[str], files: List[str], tmp: str) -> str:
 	"""Apply the series three ways in tmp; return the patch -p1 result."""
 	patches = [os.path.join(d, 'patches', n) for n in names]
@@ -228,12 +239,8 @@ def check_apply(tree: str, d: str, names: List[str], files: List[str], tmp: str)
 			ok = p.returncode == 0 or (not names and p.returncode == 2)
 			report(ok, 'apply', 'quilt push -a', '' if ok else p.stdout.strip().splitlines()[-1])
 		elif how == 'git am':
-			run(['git', 'init', '-q'], cwd=work)
-			run(['git', 'add', '-A', '-f'], cwd=work)
-			run(['git', '-c', 'user.name=check', '-c', 'user.email=check@invalid', 'commit',
-			     '-q', '--allow-empty', '-m', 'base'], cwd=work)
-			p = run(['git', '-c', 'user.name=check', '-c', 'user.email=check@invalid',
-				 'am', '-q'] + patches, cwd=work)
+			git_at_base(work)
+			p = run(GIT + ['am', '-q'] + patches, cwd=work)
 			report(p.returncode == 0, 'apply', 'git am',
 			       '' if p.returncode == 0 else p.stdout.strip().splitlines()[0])
 		else:
@@ -309,10 +316,7 @@ def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
 	for work in (am, quilt):
 		os.makedirs(work)
 		pristine_copy(tree, files + ['Makefile'], work)
-	run(['git', 'init', '-q'], cwd=am)
-	run(['git', 'add', '-A', '-f'], cwd=am)
-	git = ['git', '-c', 'user.name=check', '-c', 'user.email=check@invalid']
-	run(git + ['commit', '-q', '-m', 'base'], cwd=am)
+	git_at_base(am)
 	env = dict(os.environ, QUILT_PATCHES=os.path.join(d, 'patches'), QUILT_SERIES=os.path.join(d, 'series'))
 	for n, part in enumerate(parts, 1):
 		mbox = os.path.join(out, f'{n}-{part.slug}.mbox')
@@ -335,7 +339,7 @@ def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
 		b4 = run(['b4', 'am', '-C', '-m', mbox, '-o', tmp, '-n', f'am-{n}'], cwd=tree)
 		bad = b4_problems(b4.stdout, len(part.patches)) if b4.returncode == 0 else [f'exit {b4.returncode}']
 		report(not bad, 'mbox', f'{n}-{part.slug}: b4 am', '; '.join(bad[:3]))
-		a = run(git + ['am', '-q', os.path.join(tmp, f'am-{n}.mbx')], cwd=am)
+		a = run(GIT + ['am', '-q', os.path.join(tmp, f'am-{n}.mbx')], cwd=am)
 		q = run(['quilt', 'push', '-q', part.patches[-1]], cwd=quilt, env=env)
 		top = os.path.join(tmp, f'top-{n}')
 		os.makedirs(top)

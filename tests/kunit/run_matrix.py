@@ -32,6 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expected  # noqa: E402
 import kcidb  # noqa: E402
 import splats  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'scripts'))
+from series_parts import series_names  # noqa: E402,F401  (the one reader of series.sh)
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -389,16 +391,6 @@ def build_only(t: Target, tree: str, out: str, jobs: int, res: Result, progress:
 	progress.saw('sparse')
 	res.skip = (f'{t.arch}: built, not booted (no emulator); sparse: {sparse_series_files(make, env, out)}'
 		    ' (base files included; make check counts new ones)')
-
-
-def series_names(d: str = TOP) -> List[str]:
-	"""The patch file names of d/series, in order: scripts/series.sh, the
-	one parser of the series file, which the shell scripts use too."""
-	p = subprocess.run([os.path.join(TOP, 'scripts', 'series.sh'), d], stdout=subprocess.PIPE,
-			   text=True)
-	if p.returncode:
-		raise RuntimeError(f'cannot read {d}/series (see above)')
-	return p.stdout.split()
 
 
 def series_files(d: str = TOP) -> List[str]:
