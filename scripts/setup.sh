@@ -12,5 +12,5 @@ set -euo pipefail
 step packages install_packages "${EARLYMM_PACKAGES[@]}"
 step "linux tree" "$EARLYMM_TOP/scripts/fetch-linux.sh" >/dev/null
 step "work tree" "$EARLYMM_TOP/scripts/tree.sh"
-note "cross compilers: microblaze and ia64 build on first use (about 15 minutes, once per machine);
+note "cross compilers: microblaze and ia64 build on first use (about 17 minutes, once per machine);
   scripts/toolchains.sh microblaze ia64 builds them now"

@@ -4,7 +4,7 @@
 # and an arm-only 'make' never pay for them. The missing ones build side by
 # side, one core each when there are as many as cores: much of a gcc build
 # is serial (configure runs per directory), so two -j1 builds side by side
-# beat two -j2 builds in a row. A build takes about 15 minutes, once per
+# beat two -j2 builds in a row. The two take about 17 minutes, once per
 # machine (build-toolchain.sh caches it).
 #
 # usage: scripts/toolchains.sh ARCH...   (arm, um and host need none)
@@ -29,7 +29,7 @@ done
 
 per_build=$((JOBS / ${#missing[@]}))
 ((per_build >= 1)) || per_build=1
-note "toolchains: building ${missing[*]} (about 15 minutes, once per machine; -j$per_build each)"
+note "toolchains: building ${missing[*]} (about 17 minutes, once per machine; -j$per_build each)"
 # Each build in its own process group (set -m), with SIGINT not ignored (a
 # script's '&' ignores it), so that the builds go when this script is
 # stopped: Ctrl-C, or a TERM, must not leave 15-minute builds holding the

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Counter, List, Optional, Tuple
+from typing import Counter, Dict, List, Optional, Tuple
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'kunit'))
@@ -251,6 +251,72 @@ def bisect_start(since: str, repo: str = TOP) -> Tuple[Optional[int], List[Patch
 	return first_changed(old, new), old, new
 
 
+def build_side_by_side(targets: List[Target], tree: str,
+		       jobs: int) -> List[Tuple[Target, str, int, float]]:
+	"""Build vmlinux of tree for each target at once, each in
+	build/bisect/out/<target>; return (target, log, exit code, seconds)
+	per target, in order. Side by side, because a build after a small
+	patch is mostly serial (make's walk of the tree, the link, kallsyms):
+	one at a time, the second core would idle through most of them."""
+	started = []
+	for t in targets:
+		out = os.path.join(BUILD, 'bisect', 'out', t.name)
+		make = configure(t, tree, out, jobs)
+		logfile = os.path.join(out, 'build.log')
+		with open(logfile, 'w') as f:
+			p = subprocess.Popen(make + ['vmlinux'], env=toolchain_env(t.arch), stdout=f,
+					     stderr=subprocess.STDOUT)
+		started.append((t, logfile, p, time.monotonic()))
+	ended: Dict[int, Tuple[int, float]] = {}
+	while len(ended) < len(started):
+		for i, (_, _, p, t0) in enumerate(started):
+			if i not in ended and p.poll() is not None:
+				ended[i] = (p.returncode, time.monotonic() - t0)
+		time.sleep(0.2)
+	return [(t, logfile, *ended[i]) for i, (t, logfile, _, _) in enumerate(started)]
+
+
+def newest_source(tree: str) -> float:
+	"""The newest modification time of a file git tracks in tree."""
+	files = subprocess.run(['git', '-C', tree, 'ls-files', '-z'], stdout=subprocess.PIPE,
+			       check=True).stdout.decode(errors='replace').split('\0')
+	return max((os.lstat(os.path.join(tree, f)).st_mtime for f in files if f), default=0.0)
+
+
+def seed_from_top(targets: List[Target], tree: str, rev: str) -> List[str]:
+	"""Let a new bisect tree, checked out at rev, build incrementally from
+	the kernels 'make test' built (build/out/<target>, from build/tree):
+	copy their objects, date every file of the tree before them, and date
+	now the files in which rev differs from build/tree. Make then rebuilds
+	what a 'git checkout rev' in build/tree would have it rebuild (what those
+	files, or the Kconfig symbols rev lacks, reach) and no more: without
+	this, a fresh clone's check-bisect built each kernel whole at its first
+	patch. Only a kernel built after the last change to build/tree's files
+	(its vmlinux newer than all of them) is a true picture of them; any
+	other builds whole, as before. Returns the targets seeded."""
+	newest = newest_source(TREE)
+	seeded = []
+	for t in targets:
+		top = os.path.join(BUILD, 'out', t.name)
+		out = os.path.join(BUILD, 'bisect', 'out', t.name)
+		shutil.rmtree(out, ignore_errors=True)
+		vmlinux = os.path.join(top, 'vmlinux')
+		if os.path.exists(vmlinux) and os.path.getmtime(vmlinux) > newest:
+			os.makedirs(os.path.dirname(out), exist_ok=True)
+			subprocess.run(['cp', '-a', top, out], check=True)
+			seeded.append(t.name)
+	if seeded:
+		files = subprocess.run(['git', '-C', tree, 'ls-files', '-z'], stdout=subprocess.PIPE,
+				       check=True).stdout
+		subprocess.run(['xargs', '-0', 'touch', '-h', '-d', '@1'], input=files, cwd=tree, check=True)
+		differ = subprocess.run(['git', '-C', TREE, 'diff', '--name-only', '-z', rev],
+					stdout=subprocess.PIPE, check=True).stdout.decode().split('\0')
+		now = [f for f in differ if f and os.path.lexists(os.path.join(tree, f))]
+		if now:
+			subprocess.run(['touch', '-h', '--'] + now, cwd=tree, check=True)
+	return seeded
+
+
 def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 	"""Build every patch of the series, or with since every patch from the
 	first series position whose content or order changed since that
@@ -272,7 +338,7 @@ def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 		log(f'bisect: series changed since {since} first at {first + 1:04d} {new[first][0]}:'
 		    f' building {first + 1:04d} to the end ({len(new) - first} patch(es))')
 	start = time.monotonic()
-	tree = tree_at('bisect', 'base')
+	fresh = not os.path.isdir(os.path.join(BUILD, 'bisect', 'tree'))
 	built = 0
 	for n, c in enumerate(commits, 1):
 		if n <= first:
@@ -281,16 +347,14 @@ def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 		subject = subprocess.run(['git', '-C', TREE, 'log', '-1', '--format=%s', c],
 					 stdout=subprocess.PIPE, text=True).stdout.strip()
 		tree = tree_at('bisect', c)
-		for t in targets:
-			out = os.path.join(BUILD, 'bisect', 'out', t.name)
-			t0 = time.monotonic()
-			make = configure(t, tree, out, jobs)
-			logfile = os.path.join(out, 'build.log')
-			with open(logfile, 'w') as f:
-				rc = subprocess.run(make + ['vmlinux'], env=toolchain_env(t.arch),
-						    stdout=f, stderr=subprocess.STDOUT).returncode
+		if fresh:
+			fresh = False
+			seeded = seed_from_top(targets, tree, c)
+			log(f'bisect: a new tree; {", ".join(seeded) or "no kernel"} built from'
+			    f' the objects of make test' + (', the others whole' if len(seeded) < len(targets) else ''))
+		for t, logfile, rc, secs in build_side_by_side(targets, tree, jobs):
 			report(rc == 0, 'bisect', f'{n:04d} {t.name:<11} {subject[:50]}',
-			       f'{time.monotonic() - t0:.0f} s' if rc == 0 else f'build failed, see {logfile}')
+			       f'{secs:.0f} s' if rc == 0 else f'build failed, see {logfile}')
 	log(f'bisect: {built} of {len(commits)} patches x {len(targets)} kernels'
 	    f' in {time.monotonic() - start:.0f} s')
 

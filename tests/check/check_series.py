@@ -14,6 +14,7 @@
 # (check_builds.py).
 
 import argparse
+import concurrent.futures
 import fnmatch
 import os
 import re
@@ -77,9 +78,17 @@ def checkpatch_issues(tree: str, path: str, name: str) -> List[str]:
 	return issues
 
 
+def checkpatch_all(tree: str, jobs: List[Tuple[str, str]]) -> List[List[str]]:
+	"""checkpatch_issues() of each (path, name), in order. One perl
+	process per patch, as many at once as there are cores: one at a time
+	they take a minute of make check, on one core."""
+	with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+		return list(pool.map(lambda j: checkpatch_issues(tree, *j), jobs))
+
+
 def check_checkpatch(tree: str, d: str, names: List[str]) -> None:
-	for name in names:
-		issues = checkpatch_issues(tree, os.path.join(d, 'patches', name), name)
+	found = checkpatch_all(tree, [(os.path.join(d, 'patches', name), name) for name in names])
+	for name, issues in zip(names, found):
 		report(not issues, 'checkpatch', name,
 		       f'{len(issues)} issue(s), first: {issues[0]}' if issues else '')
 
@@ -327,8 +336,10 @@ def check_mbox(tree: str, d: str, files: List[str], tmp: str) -> None:
 		with open(mbox) as f:
 			if mbox_py.INCOMPLETE in f.read():
 				issues.append(f'the cover letter says: {mbox_py.INCOMPLETE}')
-		for i, msg in enumerate(sorted(os.listdir(msgs))):
-			got = checkpatch_issues(tree, os.path.join(msgs, msg), part.patches[i - 1] if i else 'cover')
+		names = sorted(os.listdir(msgs))
+		found = checkpatch_all(tree, [(os.path.join(msgs, msg), part.patches[i - 1] if i else 'cover')
+					      for i, msg in enumerate(names)])
+		for i, (msg, got) in enumerate(zip(names, found)):
 			if i == 0:
 				got = [g for g in got if 'NOT_UNIFIED_DIFF' not in g]
 			got += address_problems(os.path.join(msgs, msg))

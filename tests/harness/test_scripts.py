@@ -448,7 +448,7 @@ def test_toolchain_key_ignores_comments(top, env):
 	('--disable-libquadmath ', ''),                    # a configure flag
 	('GCC_MAKE=(all-gcc)', 'GCC_MAKE=(all-gcc all-target-libgcc)'),  # a make goal
 	('patch -p2 -i', 'patch -p1 -i'),                   # a step
-	('HOST_CFLAGS=-O2', 'HOST_CFLAGS=-O3'),             # the compiler's own flags
+	('HOST_CFLAGS=-O1', 'HOST_CFLAGS=-O2'),             # the compiler's own flags
 	('export PATH=$prefix/bin:$PATH', 'export PATH=$PATH:$prefix/bin'),  # what configure finds
 	('mkdir -p "$prefix/bin"', 'mkdir -p "$prefix/bin" "$prefix/lib"'),  # the prefix's layout
 ])
@@ -483,7 +483,7 @@ def test_toolchain_key_hashes_the_whole_recipe(env):
 	hashed_funcs = set(re.findall(r'^([A-Za-z_]\w*) \(\) $', p.stdout, re.M))
 	assert variables <= hashed_vars, variables - hashed_vars
 	assert functions <= hashed_funcs, functions - hashed_funcs
-	assert "HOST_CFLAGS='-O2'" in p.stdout.splitlines()
+	assert "HOST_CFLAGS='-O1'" in p.stdout.splitlines()
 
 
 def test_toolchain_key_ignores_attributes(top, env):
@@ -513,27 +513,27 @@ GCC_FLAGS = ('--disable-lto --enable-languages=c --without-headers --with-newlib
 
 @pytest.mark.parametrize('arch,want', [
 	('microblaze', [
-		'configure binutils-2.40 CFLAGS=-O2 CXXFLAGS=-O2 --prefix=PREFIX --target=microblaze-linux '
+		'configure binutils-2.40 CFLAGS=-O1 CXXFLAGS=-O1 --prefix=PREFIX --target=microblaze-linux '
 		'--disable-nls --disable-werror --disable-gdb --disable-gdbserver --disable-sim --disable-gprofng',
-		'make -j1',
-		'make install-strip',
+		'make -j1 all-gas all-ld all-binutils',
+		'make install-strip-gas install-strip-ld install-strip-binutils',
 		'patch -p2 -i /usr/src/gcc-12/patches/gcc-gfdl-build.diff',
-		'configure gcc-12.2.0-dfsg CFLAGS=-O2 CXXFLAGS=-O2 --prefix=PREFIX --target=microblaze-linux '
+		'configure gcc-12.2.0-dfsg CFLAGS=-O1 CXXFLAGS=-O1 --prefix=PREFIX --target=microblaze-linux '
 		+ GCC_FLAGS,
 		'make -j1 all-gcc',
 		'make install-strip-gcc',
 	]),
 	('ia64', [
 		'patch -p2 -i /usr/src/gcc-12/patches/gcc-gfdl-build.diff',
-		'configure gcc-12.2.0-dfsg CFLAGS=-O2 CXXFLAGS=-O2 --prefix=PREFIX --target=ia64-linux-gnu '
+		'configure gcc-12.2.0-dfsg CFLAGS=-O1 CXXFLAGS=-O1 --prefix=PREFIX --target=ia64-linux-gnu '
 		+ GCC_FLAGS + ' --with-as=/usr/bin/ia64-linux-gnu-as --with-ld=/usr/bin/ia64-linux-gnu-ld',
 		'make -j1 all-gcc',
 		'make install-strip-gcc',
 	]),
 ])
 def test_build_toolchain_runs_the_same_recipe(top, build_env, arch, want):
-	"""The commands of the toolchains built before the key had a recipe hash:
-	the same, so those toolchains can move to the new key unbuilt."""
+	"""The commands the recipe runs: a change here changes every compiler
+	(and its key), and the cold budget the README measures."""
 	env = dict(build_env, JOBS='1')
 	p = run([top / 'scripts' / 'build-toolchain.sh', arch], env)
 	assert p.returncode == 0, p.stderr

@@ -655,15 +655,34 @@ def run_target(t: Target, tree: str, args, want: Optional[Dict[str, int]]) -> Re
 	return res
 
 
-def ensure_toolchains(targets: List[Target], jobs: int) -> Dict[str, str]:
-	"""Build the source-built compilers the targets need, side by side, if
-	the cache lacks them; arch -> why it cannot be had."""
-	arches = sorted({CROSS[t.arch][1] for t in targets if CROSS[t.arch][1]})
-	env = dict(os.environ, JOBS=str(max(1, jobs // max(1, len(arches)))))
-	builds = {a: subprocess.Popen([os.path.join(TOP, 'scripts', 'toolchains.sh'), a], env=env)
-		  for a in arches}
-	return {a: f'no {a} compiler: scripts/toolchains.sh {a} failed (see above)'
-		for a, p in builds.items() if p.wait()}
+class Toolchains:
+	"""The source-built compilers the targets need, built side by side in
+	the background when the cache lacks them, while the lines that need
+	none (arm, um) run: the compiler builds leave a core idle for minutes
+	(one finishes first; configure and the link steps wait on the disk),
+	and a kernel build fills it. The first line of an arch waits for its
+	compiler."""
+
+	def __init__(self, targets: List[Target], jobs: int) -> None:
+		arches = sorted({CROSS[t.arch][1] for t in targets if CROSS[t.arch][1]})
+		env = dict(os.environ, JOBS=str(max(1, jobs // max(1, len(arches)))))
+		self.builds = {a: subprocess.Popen([os.path.join(TOP, 'scripts', 'toolchains.sh'), a],
+						   env=env) for a in arches}
+
+	def problem(self, arch: str) -> Optional[str]:
+		"""Why arch's compiler cannot be had, once its build ended; None
+		when it can (or arch needs no compiler of ours)."""
+		p = self.builds.get(arch)
+		if not p:
+			return None
+		if p.poll() is None:
+			t0 = time.monotonic()
+			log(f'{arch}: waiting for its compiler to be built')
+			p.wait()
+			log(f'{arch}: compiler build ended after {time.monotonic() - t0:.0f} s more')
+		if p.returncode:
+			return f'no {arch} compiler: scripts/toolchains.sh {arch} failed (see above)'
+		return None
 
 
 def print_table(results: List[Result]) -> None:
@@ -755,7 +774,7 @@ def main() -> int:
 		return plan(targets, want, args)
 	try:
 		# Compilers only for the lines a filter does not skip.
-		broken = ensure_toolchains([t for t in targets if not (
+		toolchains = Toolchains([t for t in targets if not (
 			args.suite and t.expected in want and not expected.matching(want[t.expected], args.suite))],
 			args.jobs)
 		inputs = inputs_hash()
@@ -767,8 +786,9 @@ def main() -> int:
 		return 2
 
 	def run(t: Target) -> Result:
-		if CROSS[t.arch][1] in broken:
-			return Result(t, error=broken[CROSS[t.arch][1]])
+		problem = toolchains.problem(CROSS[t.arch][1])
+		if problem:
+			return Result(t, error=problem)
 		res = run_target(t, args.tree, args, want.get(t.expected))
 		res.inputs = inputs
 		res.narrowed |= not exported
