@@ -15,6 +15,7 @@
 
 import argparse
 import collections
+import fcntl
 import os
 import re
 import shutil
@@ -65,8 +66,14 @@ def tree_at(name: str, rev: str) -> str:
 	"""A detached worktree of build/tree at rev, in build/<name>/tree."""
 	path = os.path.join(BUILD, name, 'tree')
 	if not os.path.isdir(path):
-		subprocess.run(['git', '-C', TREE, 'worktree', 'prune'], check=True)
-		subprocess.run(['git', '-C', TREE, 'worktree', 'add', '-q', '--detach', path, rev], check=True)
+		# make check and make check-bisect may run side by side (.ci/run):
+		# one's prune must not remove the other's half-made worktree.
+		os.makedirs(BUILD, exist_ok=True)
+		with open(os.path.join(BUILD, '.worktrees.lock'), 'w') as lock:
+			fcntl.flock(lock, fcntl.LOCK_EX)
+			subprocess.run(['git', '-C', TREE, 'worktree', 'prune'], check=True)
+			subprocess.run(['git', '-C', TREE, 'worktree', 'add', '-q', '--detach', path, rev],
+				       check=True)
 	else:
 		subprocess.run(['git', '-C', path, 'checkout', '-q', '--detach', rev], check=True)
 	return path
@@ -276,47 +283,6 @@ def build_side_by_side(targets: List[Target], tree: str,
 	return [(t, logfile, *ended[i]) for i, (t, logfile, _, _) in enumerate(started)]
 
 
-def newest_source(tree: str) -> float:
-	"""The newest modification time of a file git tracks in tree."""
-	files = subprocess.run(['git', '-C', tree, 'ls-files', '-z'], stdout=subprocess.PIPE,
-			       check=True).stdout.decode(errors='replace').split('\0')
-	return max((os.lstat(os.path.join(tree, f)).st_mtime for f in files if f), default=0.0)
-
-
-def seed_from_top(targets: List[Target], tree: str, rev: str) -> List[str]:
-	"""Let a new bisect tree, checked out at rev, build incrementally from
-	the kernels 'make test' built (build/out/<target>, from build/tree):
-	copy their objects, date every file of the tree before them, and date
-	now the files in which rev differs from build/tree. Make then rebuilds
-	what a 'git checkout rev' in build/tree would have it rebuild (what those
-	files, or the Kconfig symbols rev lacks, reach) and no more: without
-	this, a fresh clone's check-bisect built each kernel whole at its first
-	patch. Only a kernel built after the last change to build/tree's files
-	(its vmlinux newer than all of them) is a true picture of them; any
-	other builds whole, as before. Returns the targets seeded."""
-	newest = newest_source(TREE)
-	seeded = []
-	for t in targets:
-		top = os.path.join(BUILD, 'out', t.name)
-		out = os.path.join(BUILD, 'bisect', 'out', t.name)
-		shutil.rmtree(out, ignore_errors=True)
-		vmlinux = os.path.join(top, 'vmlinux')
-		if os.path.exists(vmlinux) and os.path.getmtime(vmlinux) > newest:
-			os.makedirs(os.path.dirname(out), exist_ok=True)
-			subprocess.run(['cp', '-a', top, out], check=True)
-			seeded.append(t.name)
-	if seeded:
-		files = subprocess.run(['git', '-C', tree, 'ls-files', '-z'], stdout=subprocess.PIPE,
-				       check=True).stdout
-		subprocess.run(['xargs', '-0', 'touch', '-h', '-d', '@1'], input=files, cwd=tree, check=True)
-		differ = subprocess.run(['git', '-C', TREE, 'diff', '--name-only', '-z', rev],
-					stdout=subprocess.PIPE, check=True).stdout.decode().split('\0')
-		now = [f for f in differ if f and os.path.lexists(os.path.join(tree, f))]
-		if now:
-			subprocess.run(['touch', '-h', '--'] + now, cwd=tree, check=True)
-	return seeded
-
-
 def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 	"""Build every patch of the series, or with since every patch from the
 	first series position whose content or order changed since that
@@ -338,7 +304,6 @@ def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 		log(f'bisect: series changed since {since} first at {first + 1:04d} {new[first][0]}:'
 		    f' building {first + 1:04d} to the end ({len(new) - first} patch(es))')
 	start = time.monotonic()
-	fresh = not os.path.isdir(os.path.join(BUILD, 'bisect', 'tree'))
 	built = 0
 	for n, c in enumerate(commits, 1):
 		if n <= first:
@@ -347,11 +312,6 @@ def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 		subject = subprocess.run(['git', '-C', TREE, 'log', '-1', '--format=%s', c],
 					 stdout=subprocess.PIPE, text=True).stdout.strip()
 		tree = tree_at('bisect', c)
-		if fresh:
-			fresh = False
-			seeded = seed_from_top(targets, tree, c)
-			log(f'bisect: a new tree; {", ".join(seeded) or "no kernel"} built from'
-			    f' the objects of make test' + (', the others whole' if len(seeded) < len(targets) else ''))
 		for t, logfile, rc, secs in build_side_by_side(targets, tree, jobs):
 			report(rc == 0, 'bisect', f'{n:04d} {t.name:<11} {subject[:50]}',
 			       f'{secs:.0f} s' if rc == 0 else f'build failed, see {logfile}')

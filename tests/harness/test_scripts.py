@@ -825,12 +825,18 @@ def test_step_stops_at_a_failing_command(env):
 FAKE_CI_MAKE = r'''
 #!/bin/bash
 echo "make $*" >>"$FAKE_LOG"
+echo "fake make $*"
 results=${EARLYMM_BUILD:-build}/results
 if [ "$1" = test ] && [ -n "${FAKE_SUMMARY:-}" ]; then
 	mkdir -p "$results"
 	echo "$FAKE_SUMMARY" >"$results/summary"
 fi
-case " ${FAKE_MAKE_HANG:-} " in *" $1 "*) echo $$ >"$FAKE_LOG.hung"; exec sleep 300 ;; esac
+case " ${FAKE_MAKE_HANG:-} " in *" $1 "*)
+	echo $$ >"$FAKE_LOG.hung"; echo $$ >"$FAKE_LOG.hung.$1"; exec sleep 300 ;;
+esac
+case " ${FAKE_MAKE_SLOW:-} " in *" $1 "*)
+	echo "$1 start $(date +%s.%N)" >>"$FAKE_LOG"; sleep 1; echo "$1 end $(date +%s.%N)" >>"$FAKE_LOG" ;;
+esac
 # A build driver that starts its next step just as the stop reaches it (as
 # check-bisect's loop does between two kernels): the step is born after the
 # stop looked for processes, and its parent is gone at once.
@@ -854,8 +860,13 @@ def ci(top, env):
 
 
 def run_ci(ci, env):
+	"""Run .ci/run; the make goals it ran, check-bisect after check (they
+	run side by side: their order in the log is either)."""
 	p = run(['bash', ci / '.ci' / 'run'], env)
 	makes = [ln.split()[1] for ln in log_lines(env) if ln.startswith('make ')]
+	if 'check-bisect' in makes and 'check' in makes:
+		makes.remove('check-bisect')
+		makes.append('check-bisect')
 	return p, makes
 
 
@@ -972,7 +983,7 @@ def test_ci_in_a_shallow_clone_without_history_fails_loudly(tmp_path, ci, env):
 	p, makes = run_ci(clone, env)
 	assert p.returncode == 1
 	assert makes == ['setup', 'test', 'check']  # not a silent check-bisect of everything
-	assert 'shallow clone' in p.stderr and 'unshallow' in p.stderr
+	assert 'shallow clone' in p.stdout and 'unshallow' in p.stdout  # check-bisect's log
 	assert re.search(r'^ci: check-bisect +FAIL +\d+ s$', p.stdout, re.M)
 
 
@@ -1030,9 +1041,50 @@ def test_ci_stopped_leaves_no_step_started_during_the_stop(ci, env):
 	assert p.returncode == 143, out + err
 
 
+def test_ci_runs_check_and_check_bisect_side_by_side(ci, env):
+	"""check-bisect starts before check ends; its output follows check's
+	verdict, and the table keeps the stages' order."""
+	env.update(FAKE_SUMMARY='16 passed, 0 failed, 1 skipped', EARLYMM_CI_BASE='HEAD',
+		   FAKE_MAKE_SLOW='check check-bisect', FAKE_MAKE_FAIL='check-bisect')
+	p, makes = run_ci(ci, env)
+	assert p.returncode == 1
+	t = {tuple(ln.split()[:2]): float(ln.split()[2]) for ln in log_lines(env)
+	     if ln.startswith(('check ', 'check-bisect '))}
+	assert t[('check-bisect', 'start')] < t[('check', 'end')]
+	assert t[('check', 'start')] < t[('check-bisect', 'end')]
+	out = p.stdout
+	assert out.index('ci: [check] PASS') < out.index('ci: [check-bisect] output:') \
+		< out.index('fake make check-bisect SINCE=HEAD') < out.index('ci: [check-bisect] FAIL')
+	table = [ln.split()[1] for ln in out.splitlines() if re.match(r'^ci: [a-z-]+ +(PASS|FAIL)', ln)]
+	assert table == ['setup', 'test', 'check', 'check-bisect']
+
+
+def test_ci_stopped_stops_both_side_by_side_stages(ci, env):
+	env.update(FAKE_MAKE_HANG='check check-bisect', EARLYMM_CI_BASE='HEAD')
+	hung = {g: Path(env['FAKE_LOG'] + '.hung.' + g) for g in ('check', 'check-bisect')}
+	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
+			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+	try:
+		wait_for(lambda: all(f.exists() for f in hung.values()), 'both stages to start')
+		p.send_signal(signal.SIGTERM)
+		out, err = p.communicate(timeout=30)
+	finally:
+		for f in hung.values():
+			if f.exists() and alive(int(f.read_text())):
+				os.kill(int(f.read_text()), signal.SIGKILL)
+		if p.poll() is None:
+			p.kill()
+	assert p.returncode == 143, out + err
+	for g, f in hung.items():
+		assert not alive(int(f.read_text())), g
+		assert re.search(rf'^ci: {g} +FAIL \(stopped', out, re.M), g
+	assert 'fake make check-bisect SINCE=HEAD' in out  # its log, as far as it got
+	assert out.splitlines()[-1] == 'tests: 0 passed, 1 failed'
+
+
 def test_ci_with_a_base_it_cannot_find_fails_loudly(ci, env):
 	env.update(FAKE_SUMMARY='16 passed, 0 failed, 1 skipped', EARLYMM_CI_BASE='no-such-rev')
 	p, makes = run_ci(ci, env)
 	assert p.returncode == 1
 	assert makes == ['setup', 'test', 'check']  # not a check-bisect of everything
-	assert 'EARLYMM_CI_BASE=no-such-rev' in p.stderr
+	assert 'EARLYMM_CI_BASE=no-such-rev' in p.stdout  # check-bisect's log

@@ -8,7 +8,6 @@
 # give the same verdicts, in the same order, as one at a time.
 
 import os
-import subprocess
 import sys
 import time
 
@@ -103,49 +102,3 @@ def test_checkpatch_all_keeps_the_order(monkeypatch):
 	jobs = [(f'p{i}', str(i)) for i in range(5)]
 	assert check_series.checkpatch_all('tree', jobs) == [[f'p{i}: {i}'] for i in range(5)]
 
-
-def git(repo, *args):
-	return subprocess.run(['git', '-C', str(repo)] + list(args), check=True, text=True,
-			      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
-
-
-def test_a_new_bisect_tree_starts_from_the_objects_of_make_test(monkeypatch, tmp_path):
-	"""The files in which the patch to build differs from build/tree are
-	newer than the copied objects, every other file older: make rebuilds
-	those and what they reach. A kernel built before build/tree last
-	changed is not copied: it builds whole."""
-	top = tmp_path / 'tree'
-	top.mkdir()
-	git(top, 'init', '-q')
-	for f, text in (('a.c', 'a\n'), ('b.c', 'b\n'), ('Kconfig', 'k\n')):
-		(top / f).write_text(text)
-	git(top, 'add', '-A')
-	git(top, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'patch 1')
-	rev = git(top, 'rev-parse', 'HEAD')
-	(top / 'b.c').write_text('b, as patch 2 has it\n')
-	(top / 'c.c').write_text('new in patch 2\n')
-	git(top, 'add', '-A')
-	git(top, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'patch 2')
-	build = tmp_path / 'build'
-	for name, age in (('arm', 0), ('ia64', -3600)):
-		out = build / 'out' / name
-		out.mkdir(parents=True)
-		(out / 'obj.o').write_text('object\n')
-		(out / 'vmlinux').write_text('kernel\n')
-		os.utime(out / 'vmlinux', (time.time() + age,) * 2)
-	old_out = build / 'bisect' / 'out' / 'arm'
-	old_out.mkdir(parents=True)
-	(old_out / 'stale.o').write_text('from another run\n')
-	monkeypatch.setattr(check_builds, 'BUILD', str(build))
-	monkeypatch.setattr(check_builds, 'TREE', str(top))
-	bisect = build / 'bisect' / 'tree'
-	git(top, 'worktree', 'add', '-q', '--detach', str(bisect), rev)
-	before = time.time() - 1
-
-	seeded = check_builds.seed_from_top([line('arm', 'arm'), line('ia64', 'ia64')], str(bisect), rev)
-	assert seeded == ['arm']
-	assert sorted(os.listdir(build / 'bisect' / 'out' / 'arm')) == ['obj.o', 'vmlinux']
-	assert not (build / 'bisect' / 'out' / 'ia64').exists()
-	assert os.path.getmtime(bisect / 'a.c') == 1 and os.path.getmtime(bisect / 'Kconfig') == 1
-	assert os.path.getmtime(bisect / 'b.c') >= before
-	assert not (bisect / 'c.c').exists()
