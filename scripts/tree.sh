@@ -8,6 +8,14 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# One at a time: .ci/run's make check and make check-bisect both ask for
+# the tree, side by side; two re-applying the series at once would each
+# reset the other's work.
+if [ -z "${EARLYMM_TREE_LOCKED:-}" ]; then
+	mkdir -p "$(dirname "$TREE")"
+	EARLYMM_TREE_LOCKED=1 exec flock "$(dirname "$TREE")/.tree.lock" "$0" "$@"
+fi
+
 base=$("$EARLYMM_TOP/scripts/fetch-linux.sh")
 # As assignments, so that a series that does not parse stops here (in a
 # 'for' list its error would leave a tree with part of the series). One

@@ -265,21 +265,29 @@ def build_side_by_side(targets: List[Target], tree: str,
 	per target, in order. Side by side, because a build after a small
 	patch is mostly serial (make's walk of the tree, the link, kallsyms):
 	one at a time, the second core would idle through most of them."""
+	# Configured first: a target that cannot be (no .config) must not
+	# leave the others' builds running behind an exception.
+	makes = [(t, configure(t, tree, os.path.join(BUILD, 'bisect', 'out', t.name), jobs))
+		 for t in targets]
 	started = []
-	for t in targets:
-		out = os.path.join(BUILD, 'bisect', 'out', t.name)
-		make = configure(t, tree, out, jobs)
-		logfile = os.path.join(out, 'build.log')
-		with open(logfile, 'w') as f:
-			p = subprocess.Popen(make + ['vmlinux'], env=toolchain_env(t.arch), stdout=f,
-					     stderr=subprocess.STDOUT)
-		started.append((t, logfile, p, time.monotonic()))
-	ended: Dict[int, Tuple[int, float]] = {}
-	while len(ended) < len(started):
-		for i, (_, _, p, t0) in enumerate(started):
-			if i not in ended and p.poll() is not None:
-				ended[i] = (p.returncode, time.monotonic() - t0)
-		time.sleep(0.2)
+	try:
+		for t, make in makes:
+			logfile = os.path.join(BUILD, 'bisect', 'out', t.name, 'build.log')
+			with open(logfile, 'w') as f:
+				p = subprocess.Popen(make + ['vmlinux'], env=toolchain_env(t.arch), stdout=f,
+						     stderr=subprocess.STDOUT)
+			started.append((t, logfile, p, time.monotonic()))
+		ended: Dict[int, Tuple[int, float]] = {}
+		while len(ended) < len(started):
+			for i, (_, _, p, t0) in enumerate(started):
+				if i not in ended and p.poll() is not None:
+					ended[i] = (p.returncode, time.monotonic() - t0)
+			time.sleep(0.2)
+	finally:
+		for _, _, p, _ in started:
+			if p.poll() is None:
+				p.terminate()
+				p.wait()
 	return [(t, logfile, *ended[i]) for i, (t, logfile, _, _) in enumerate(started)]
 
 

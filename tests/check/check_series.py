@@ -81,7 +81,16 @@ def checkpatch_issues(tree: str, path: str, name: str) -> List[str]:
 def checkpatch_all(tree: str, jobs: List[Tuple[str, str]]) -> List[List[str]]:
 	"""checkpatch_issues() of each (path, name), in order. One perl
 	process per patch, as many at once as there are cores: one at a time
-	they take a minute of make check, on one core."""
+	they take a minute of make check, on one core. In a git tree,
+	checkpatch writes its CamelCase cache (.checkpatch-camelcase.git.*)
+	in the tree when a patch first has a CamelCase name, and one reading
+	it half-written would report false CamelCase: a patch with such a name
+	is checked alone first, to write it."""
+	with tempfile.TemporaryDirectory() as tmp:
+		seed = os.path.join(tmp, 'camelcase.patch')
+		with open(seed, 'w') as f:
+			f.write('--- a/mm/x.c\n+++ b/mm/x.c\n@@ -0,0 +1 @@\n+int seedCamelCase;\n')
+		run(['perl', 'scripts/checkpatch.pl', '--strict', '--no-signoff', '--terse', seed], cwd=tree)
 	with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
 		return list(pool.map(lambda j: checkpatch_issues(tree, *j), jobs))
 

@@ -1082,6 +1082,32 @@ def test_ci_stopped_stops_both_side_by_side_stages(ci, env):
 	assert out.splitlines()[-1] == 'tests: 0 passed, 1 failed'
 
 
+def test_ci_stopped_while_showing_check_bisect(ci, env):
+	"""A stop while .ci/run waits for check-bisect (check done): the stage
+	is stopped, its log shown once, and the closing line is the last."""
+	env.update(FAKE_MAKE_HANG='check-bisect', EARLYMM_CI_BASE='HEAD')
+	hung = Path(env['FAKE_LOG'] + '.hung.check-bisect')
+	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
+			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+	try:
+		wait_for(hung.exists, 'check-bisect to start')
+		wait_for(lambda: 'make check' in log_lines(env), 'make check to start')
+		time.sleep(2.5)  # check done, its log shown at least once
+		p.send_signal(signal.SIGTERM)
+		out, err = p.communicate(timeout=30)
+	finally:
+		if hung.exists() and alive(int(hung.read_text())):
+			os.kill(int(hung.read_text()), signal.SIGKILL)
+		if p.poll() is None:
+			p.kill()
+	assert p.returncode == 143, out + err
+	assert not alive(int(hung.read_text()))
+	assert re.search(r'^ci: check +PASS +\d+ s$', out, re.M)
+	assert re.search(r'^ci: check-bisect +FAIL \(stopped', out, re.M)
+	assert out.count('fake make check-bisect SINCE=HEAD') == 1
+	assert out.splitlines()[-1] == 'tests: 0 passed, 1 failed'
+
+
 def test_ci_with_a_base_it_cannot_find_fails_loudly(ci, env):
 	env.update(FAKE_SUMMARY='16 passed, 0 failed, 1 skipped', EARLYMM_CI_BASE='no-such-rev')
 	p, makes = run_ci(ci, env)

@@ -773,12 +773,13 @@ def main() -> int:
 	if args.plan:
 		return plan(targets, want, args)
 	try:
-		# Compilers only for the lines a filter does not skip.
+		inputs = inputs_hash()
+		exported = tree_is_the_series(args.tree)
+		# Compilers only for the lines a filter does not skip; started
+		# last, so that nothing above can fail with their builds running.
 		toolchains = Toolchains([t for t in targets if not (
 			args.suite and t.expected in want and not expected.matching(want[t.expected], args.suite))],
 			args.jobs)
-		inputs = inputs_hash()
-		exported = tree_is_the_series(args.tree)
 	except (Exception, SystemExit) as e:
 		traceback.print_exc()
 		log(f'harness error: {type(e).__name__}: {e}')
@@ -786,15 +787,13 @@ def main() -> int:
 		return 2
 
 	def run(t: Target) -> Result:
-		problem = toolchains.problem(CROSS[t.arch][1])
-		if problem:
-			return Result(t, error=problem)
 		res = run_target(t, args.tree, args, want.get(t.expected))
 		res.inputs = inputs
 		res.narrowed |= not exported
 		return res
 
-	return 1 if run_lines(targets, run, results_dir) else 0
+	return 1 if run_lines(targets, run, results_dir,
+			      lambda t: toolchains.problem(CROSS[t.arch][1])) else 0
 
 
 def series_hash() -> str:
@@ -870,17 +869,21 @@ def closing(results_dir: str, passed: int, failed: int, skipped: int) -> None:
 		f.write(line + '\n')
 
 
-def run_lines(targets: List[Target], run, results_dir: str) -> bool:
+def run_lines(targets: List[Target], run, results_dir: str,
+	      ready=lambda t: None) -> bool:
 	"""Run each line with run(target) -> Result, whatever the others did;
 	write its results, print the table and the closing line. True if any
-	line failed or erred."""
+	line failed or erred. ready(target) -> why it cannot run, or None, is
+	asked first, outside the line's time (it may wait for a compiler)."""
 	results = []
 	for t in targets:
 		clear_results(results_dir, t.name)
 		log(f'[{t.name}] start')
 		t0 = time.monotonic()
 		try:
-			res = run(t)
+			problem = ready(t)
+			t0 = time.monotonic()
+			res = Result(t, error=problem) if problem else run(t)
 		except (Exception, SystemExit) as e:  # one line's fault must not end the run
 			traceback.print_exc()
 			res = Result(t, error=f'{type(e).__name__}: {e}')
