@@ -294,7 +294,16 @@ def build_side_by_side(targets: List[Target], tree: str,
 def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 	"""Build every patch of the series, or with since every patch from the
 	first series position whose content or order changed since that
-	revision of this repository, to the end."""
+	revision of this repository, to the end.
+
+	Top down: the last patch first, then each one before it. The tree at
+	the last patch is the one make test built, so ccache serves all of the
+	first build straight from its manifests; each later step takes back one
+	patch, and Kbuild rebuilds what that patch touched (its files and the
+	Kconfig symbols it adds). Bottom up, the first build already lacked the
+	later patches' symbols: autoconf.h differed from make test's in every
+	object, and every file went through the preprocessor again (465 s of
+	a cold run for microblaze at 0016, beside make check)."""
 	commits = subprocess.run(['git', '-C', TREE, 'rev-list', '--reverse', 'base..HEAD'],
 				 stdout=subprocess.PIPE, text=True, check=True).stdout.split()
 	# Commit n of build/tree is patch n of the series ('make check' checks
@@ -310,12 +319,12 @@ def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 			return
 		first = changed
 		log(f'bisect: series changed since {since} first at {first + 1:04d} {new[first][0]}:'
-		    f' building {first + 1:04d} to the end ({len(new) - first} patch(es))')
+		    f' building {first + 1:04d} to the end ({len(new) - first} patch(es)), the last first')
 	start = time.monotonic()
 	built = 0
-	for n, c in enumerate(commits, 1):
+	for n, c in reversed(list(enumerate(commits, 1))):
 		if n <= first:
-			continue
+			break
 		built += 1
 		subject = subprocess.run(['git', '-C', TREE, 'log', '-1', '--format=%s', c],
 					 stdout=subprocess.PIPE, text=True).stdout.strip()

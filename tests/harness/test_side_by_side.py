@@ -152,3 +152,18 @@ def test_checkpatch_all_writes_the_camelcase_cache_first():
 		os.unlink(f)
 	assert check_series.checkpatch_all(tree, []) == []
 	assert glob.glob(os.path.join(tree, '.checkpatch-camelcase.git.*'))
+
+
+def test_bisect_builds_the_last_patch_first(monkeypatch):
+	"""From the top down to the first changed patch: the first build is the
+	tree make test built (ccache's direct hits), each next one takes back a
+	patch."""
+	commits = [f'c{i}' for i in range(1, 7)]
+	monkeypatch.setattr(check_builds.subprocess, 'run', lambda cmd, **k: type('P', (), {
+		'stdout': '\n'.join(commits) if 'rev-list' in cmd else f'subject of {cmd[-1]}', 'returncode': 0})())
+	monkeypatch.setattr(check_builds, 'bisect_start', lambda since: (3, [], [(f'p{i}', b'') for i in range(6)]))
+	built = []
+	monkeypatch.setattr(check_builds, 'tree_at', lambda name, rev: built.append(rev) or 'tree')
+	monkeypatch.setattr(check_builds, 'build_side_by_side', lambda targets, tree, jobs: [])
+	check_builds.check_bisect([line('arm', 'arm')], 2, 'since')
+	assert built == ['c6', 'c5', 'c4']
