@@ -987,6 +987,28 @@ def test_ci_in_a_shallow_clone_without_history_fails_loudly(tmp_path, ci, env):
 	assert re.search(r'^ci: check-bisect +FAIL +\d+ s$', p.stdout, re.M)
 
 
+def stopped_ci(ci, env, ready, hung, sig=signal.SIGTERM, to_group=False):
+	"""Run .ci/run in a session of its own and send it sig once ready()
+	returns; then kill what the pid files in hung name, if still alive.
+	Returns (process, stdout, stderr)."""
+	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
+			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+	try:
+		ready()
+		if to_group:
+			os.killpg(p.pid, sig)
+		else:
+			p.send_signal(sig)
+		out, err = p.communicate(timeout=30)
+	finally:
+		for f in hung:
+			if f.exists() and alive(int(f.read_text())):
+				os.kill(int(f.read_text()), signal.SIGKILL)
+		if p.poll() is None:
+			p.kill()
+	return p, out, err
+
+
 @pytest.mark.parametrize('sig,to_group,status', [
 	(signal.SIGTERM, False, 143),  # a CI timeout, to the script alone
 	(signal.SIGINT, True, 130),    # Ctrl-C
@@ -994,20 +1016,8 @@ def test_ci_in_a_shallow_clone_without_history_fails_loudly(tmp_path, ci, env):
 def test_ci_stopped_still_closes_with_the_table(ci, env, sig, to_group, status):
 	env.update(FAKE_MAKE_HANG='test')
 	hung = Path(env['FAKE_LOG'] + '.hung')
-	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
-			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-	try:
-		wait_for(hung.exists, 'make test to start')
-		if to_group:
-			os.killpg(p.pid, sig)
-		else:
-			p.send_signal(sig)
-		out, err = p.communicate(timeout=30)
-	finally:
-		if hung.exists() and alive(int(hung.read_text())):
-			os.kill(int(hung.read_text()), signal.SIGKILL)
-		if p.poll() is None:
-			p.kill()
+	p, out, err = stopped_ci(ci, env, lambda: wait_for(hung.exists, 'make test to start'), [hung],
+				 sig, to_group)
 	assert p.returncode == status, out + err
 	assert not alive(int(hung.read_text()))  # the stage went with it
 	assert re.search(r'^ci: setup +PASS +\d+ s$', out, re.M)
@@ -1062,18 +1072,8 @@ def test_ci_runs_check_and_check_bisect_side_by_side(ci, env):
 def test_ci_stopped_stops_both_side_by_side_stages(ci, env):
 	env.update(FAKE_MAKE_HANG='check check-bisect', EARLYMM_CI_BASE='HEAD')
 	hung = {g: Path(env['FAKE_LOG'] + '.hung.' + g) for g in ('check', 'check-bisect')}
-	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
-			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-	try:
-		wait_for(lambda: all(f.exists() for f in hung.values()), 'both stages to start')
-		p.send_signal(signal.SIGTERM)
-		out, err = p.communicate(timeout=30)
-	finally:
-		for f in hung.values():
-			if f.exists() and alive(int(f.read_text())):
-				os.kill(int(f.read_text()), signal.SIGKILL)
-		if p.poll() is None:
-			p.kill()
+	p, out, err = stopped_ci(ci, env, lambda: wait_for(lambda: all(f.exists() for f in hung.values()),
+							   'both stages to start'), hung.values())
 	assert p.returncode == 143, out + err
 	for g, f in hung.items():
 		assert not alive(int(f.read_text())), g
@@ -1087,19 +1087,13 @@ def test_ci_stopped_while_showing_check_bisect(ci, env):
 	is stopped, its log shown once, and the closing line is the last."""
 	env.update(FAKE_MAKE_HANG='check-bisect', EARLYMM_CI_BASE='HEAD')
 	hung = Path(env['FAKE_LOG'] + '.hung.check-bisect')
-	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
-			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-	try:
+
+	def ready():
 		wait_for(hung.exists, 'check-bisect to start')
 		wait_for(lambda: 'make check' in log_lines(env), 'make check to start')
 		time.sleep(2.5)  # check done, its log shown at least once
-		p.send_signal(signal.SIGTERM)
-		out, err = p.communicate(timeout=30)
-	finally:
-		if hung.exists() and alive(int(hung.read_text())):
-			os.kill(int(hung.read_text()), signal.SIGKILL)
-		if p.poll() is None:
-			p.kill()
+
+	p, out, err = stopped_ci(ci, env, ready, [hung])
 	assert p.returncode == 143, out + err
 	assert not alive(int(hung.read_text()))
 	assert re.search(r'^ci: check +PASS +\d+ s$', out, re.M)
