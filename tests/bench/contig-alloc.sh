@@ -9,4 +9,4 @@ target=${1:-arm}
 python3 "$top/tests/kunit/run_matrix.py" --target "$target" --configs bench \
 	--suite contig_alloc_bench >/dev/null
 # The table is the suite's kunit_info() lines, in the kernel's log
-sed -n 's/^.*# contig_alloc_bench_sizes: //p' "$top/build/out/$target+bench/test.log"
+sed -n 's/^.*# contig_alloc_bench_[a-z]*: //p' "$top/build/out/$target+bench/test.log"

@@ -58,11 +58,11 @@ def parser():
 	return rm.kunit_modules(TREE)
 
 
-def check(parser, tmp_path, log, want, suite=None, name='arm'):
+def check(parser, tmp_path, log, want, suite=None, name='arm', wanted_args=None):
 	f = tmp_path / 'test.log'
 	f.write_text(log)
 	res = rm.Result(line(name))
-	rm.check_kunit_log(line(name), str(f), parser, want, suite, res)
+	rm.check_kunit_log(line(name), str(f), parser, want, suite, res, wanted_args)
 	rm.verdict(res)
 	return res
 
@@ -143,6 +143,45 @@ def test_filter_typo_is_refused(tmp_path):
 				     tree='/nonexistent')
 	with pytest.raises(ValueError, match="matches no suite"):
 		rm.prepare(args)
+
+
+def test_filter_on_a_suite_an_extra_fragment_adds_is_allowed(tmp_path):
+	# make bench-contig: configs/bench.config adds contig_alloc_bench
+	want = tmp_path / 'expected'
+	want.write_text('arm  alpha  3 2\n')
+	args = types.SimpleNamespace(matrix=os.path.join(TOP, 'tests', 'kunit', 'matrix'), target='arm',
+				     arch='all', configs='bench', suite='contig_alloc_bench', expected=str(want),
+				     plan=True, tree='/nonexistent')
+	targets, _ = rm.prepare(args)
+	assert [t.name for t in targets] == ['arm+bench']
+
+
+def test_filter_on_an_unlisted_suite_fails_when_it_does_not_run(parser, tmp_path):
+	res = check(parser, tmp_path, ktap_log({'alpha': ['ok']}), WANT, suite='contig_alloc_bench')
+	assert res.status == 'FAIL' and "no suite matching 'contig_alloc_bench' ran" in res.note
+	res = check(parser, tmp_path, ktap_log({'contig_alloc_bench': ['ok']}), WANT,
+		    suite='contig_alloc_bench')
+	assert res.status == 'PASS', res.note
+
+
+def test_cut_command_line_fails(parser, tmp_path):
+	log = ('[ 0.0] Kernel command line: early_contig=a:4M kunit.filter_glob=alpha kunit_shutdown=re\n'
+	       + ktap_log(SUITES))
+	res = check(parser, tmp_path, log, WANT, 'alpha',
+		    wanted_args=['early_contig=a:4M', 'kunit.filter_glob=alpha', rm.KUNIT_SHUTDOWN])
+	assert res.status == 'FAIL' and 'losing kunit_shutdown=reboot' in res.note
+
+
+def test_boot_args_end_with_the_arch_s_shutdown():
+	args = types.SimpleNamespace(kernel_args=['x=1'], suite='alpha')
+	assert rm.boot_args(line('um', arch='um'), args)[-1] == 'kunit_shutdown=halt'
+	assert rm.boot_args(line(), args)[-2:] == ['kunit.filter_glob=alpha', 'kunit_shutdown=reboot']
+
+
+def test_whole_command_line_passes(parser, tmp_path):
+	log = '[ 0.0] Kernel command line: a=1 kunit_shutdown=reboot\n' + ktap_log(SUITES)
+	res = check(parser, tmp_path, log, WANT, wanted_args=['a=1', rm.KUNIT_SHUTDOWN])
+	assert res.status == 'PASS', res.note
 
 
 def test_no_ktap_fails(parser, tmp_path):

@@ -329,18 +329,57 @@ def read_ktap(kunit_parser, lines: List[str], res: Result) -> None:
 				run.skipped += status == 'SKIP'
 
 
+def filter_misses(args, suites) -> bool:
+	"""SUITE= selects none of a line's listed suites, nor can a suite that
+	extra fragments add (CONFIGS=bench) be the one it means."""
+	return bool(args.suite) and not extra_fragments(args) and not expected.matching(suites, args.suite)
+
+
 def no_match(suite: str) -> str:
 	return f'no suite matches the filter {suite!r} on this line'
 
 
+# kunit.py's last kernel argument (UML's is halt): without it the kernel
+# does not stop.
+KUNIT_SHUTDOWN = 'kunit_shutdown=reboot'
+
+
+def kunit_shutdown(arch: str) -> str:
+	return 'kunit_shutdown=halt' if arch == 'um' else KUNIT_SHUTDOWN
+
+
+def boot_args(t: Target, args) -> List[str]:
+	"""The kernel arguments a line's boot must get whole."""
+	return (t.cmdline + (args.kernel_args or []) +
+		([f'kunit.filter_glob={args.suite}'] if args.suite else []) + [kunit_shutdown(t.arch)])
+
+
+def cmdline_lost(lines: List[str], wanted: List[str]) -> List[str]:
+	"""The arguments of wanted missing from the command line the kernel
+	printed: the arch cuts it at COMMAND_LINE_SIZE (256 bytes on
+	microblaze) without a word, and a test would run without its
+	argument."""
+	for line in lines:
+		m = re.search(r'Kernel command line: (.*)$', line)
+		if m:
+			got = m.group(1).split()
+			return [a for a in wanted if a not in got]
+	return []
+
+
 def check_kunit_log(t: Target, logfile: str, kunit_parser, want: Optional[Dict[str, int]],
-		    suite: Optional[str], res: Result) -> None:
-	"""What a boot's log says: its cases, its splats, its missing suites."""
+		    suite: Optional[str], res: Result, wanted_args: Optional[List[str]] = None) -> None:
+	"""What a boot's log says: its cases, its splats, its missing suites,
+	the arguments it lost."""
 	if not os.path.exists(logfile):
 		res.problems.append('no kernel log: config or build failed (see above)')
 		return
 	with open(logfile, errors='backslashreplace') as f:
 		lines = f.readlines()
+	lost = cmdline_lost(lines, wanted_args or [])
+	if lost:
+		res.problems.append('the kernel command line was cut (the arch\'s COMMAND_LINE_SIZE), '
+				    'losing ' + ' '.join(lost))
 	read_ktap(kunit_parser, lines, res)
 	found = splats.find(t.name, lines)
 	if found:
@@ -626,7 +665,7 @@ def run_target(t: Target, tree: str, args, want: Optional[Dict[str, int]]) -> Re
 	res = Result(t, start=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
 		     narrowed=bool(args.suite or args.kernel_args))
 	res.no_expected = t.counted and want is None
-	if args.suite and want is not None and not expected.matching(want, args.suite):
+	if want is not None and filter_misses(args, want):
 		res.skip = no_match(args.suite)
 		return res
 	progress = Progress(t.name)
@@ -644,7 +683,8 @@ def run_target(t: Target, tree: str, args, want: Optional[Dict[str, int]]) -> Re
 				os.unlink(logfile)
 			rc, timeout = run_kunit(t, tree, out, args, args.jobs, progress)
 			res.built = os.path.exists(logfile)
-			check_kunit_log(t, logfile, kunit_modules(tree), want, args.suite, res)
+			check_kunit_log(t, logfile, kunit_modules(tree), want, args.suite, res,
+					boot_args(t, args))
 			if timeout:
 				# A kernel that does not finish, or does not shut down, hangs CI.
 				res.problems.insert(0, f'TIMEOUT: QEMU still running after {t.timeout} s, stopped')
@@ -712,7 +752,7 @@ def plan(targets: List[Target], want: Dict[str, Dict[str, int]], args) -> int:
 			what = f'FAIL no expected suites for {t.expected}'
 		elif t.boot == 'build':
 			what = 'SKIP build only (no emulator)'
-		elif args.suite and not expected.matching(suites, args.suite):
+		elif filter_misses(args, suites):
 			what = 'SKIP ' + no_match(args.suite)
 		elif t.boot == 'sim':
 			what = 'run the simulator'
@@ -723,13 +763,18 @@ def plan(targets: List[Target], want: Dict[str, Dict[str, int]], args) -> int:
 	return 1 if bad else 0
 
 
+def extra_fragments(args) -> List[str]:
+	"""The configs/ fragments CONFIGS= adds to every selected line."""
+	return [c for c in getattr(args, 'configs', '').split(',') if c]
+
+
 def select(args) -> List[Target]:
 	targets = read_matrix(args.matrix)
 	if args.target:
 		targets = [t for t in targets if t.name == args.target]
 	elif args.arch != 'all':
 		targets = [t for t in targets if t.arch == args.arch]
-	extra = [c for c in args.configs.split(',') if c]
+	extra = extra_fragments(args)
 	if extra:
 		# Own name, own build directory: variants never rebuild each other.
 		for t in targets:
@@ -838,7 +883,7 @@ def prepare(args) -> Tuple[List[Target], Dict[str, Dict[str, int]]]:
 	targets = select(args)
 	if not targets:
 		raise ValueError(f'no matrix line matches arch={args.arch} target={args.target}')
-	for c in [c for c in args.configs.split(',') if c]:
+	for c in extra_fragments(args):
 		if c.startswith('+') or '/' in c:
 			raise ValueError(f'CONFIGS={c}: CONFIGS takes names of configs/ fragments')
 		if not os.path.exists(os.path.join(TOP, 'configs', c + '.config')):
@@ -851,7 +896,8 @@ def prepare(args) -> Tuple[List[Target], Dict[str, Dict[str, int]]]:
 				 'excludes EARLY_KMALLOC): ' + ', '.join(early) + '; pick a line without it')
 	want = expected.read(args.expected) if os.path.exists(args.expected) else {}
 	listed = [t for t in targets if t.counted and t.expected in want]
-	if args.suite and listed and not any(expected.matching(want[t.expected], args.suite)
+	# Extra fragments can add suites that expected does not list (bench)
+	if args.suite and listed and not extra_fragments(args) and not any(expected.matching(want[t.expected], args.suite)
 					     for t in listed):
 		raise ValueError(f'the filter {args.suite!r} matches no suite of the selected lines'
 				 ' (tests/kunit/expected lists them)')

@@ -18,5 +18,5 @@ CONFIG_SERIAL_UARTLITE_CONSOLE=y
 # CONFIG_CMDLINE_BOOL is not set''',
 			   qemu_arch='microblaze',
 			   kernel_path='arch/microblaze/boot/linux.bin',
-			   kernel_command_line='console=ttyUL0,115200',
+			   kernel_command_line='console=ttyUL0',
 			   extra_qemu_params=['-machine', 'petalogix-s3adsp1800'])
