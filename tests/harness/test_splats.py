@@ -102,6 +102,22 @@ def test_real_log_with_the_debug_aids_own_reports():
 	assert len(splats.find('microblaze-slab', other)) == 7
 
 
+def test_real_kasan_report_is_one_report_and_known():
+	"""A real boot (arm virt, early kmalloc, SLUB_DEBUG_ON, KASAN,
+	page_owner=on): the early_kmalloc suite's use-after-free report, with
+	page_owner's record of the page inside its frame, is one report, which
+	known-splats accepts on arm-debug only; from another case it is not."""
+	with open(os.path.join(os.path.dirname(__file__), 'logs', 'arm-debug-kasan.log')) as f:
+		lines = f.readlines()
+	found = splats.reports(lines)
+	assert len(found) == 1 and splats.title(found[0]).startswith('BUG: KASAN: use-after-free')
+	assert any('page_owner tracks the page' in l for l in found[0])
+	assert splats.find('arm-debug', lines) == []
+	assert len(splats.find('arm', lines)) == 1
+	other = [l.replace('early_kmalloc_test_kasan_uaf', 'some_driver_probe') for l in lines]
+	assert len(splats.find('arm-debug', other)) == 1
+
+
 def test_framed_report_is_one_report():
 	lines = ['[ 1.0] ' + '=' * 66, '[ 1.0] BUG: KASAN: slab-out-of-bounds in f+0x1/0x2',
 		 '[ 1.0] Read of size 1', '[ 1.0] ' + '=' * 66, '[ 1.1] ok 1 alpha']

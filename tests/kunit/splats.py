@@ -96,10 +96,11 @@ SPLAT = re.compile('|'.join(f'(?:{p})' for p, _, _ in PATTERNS))
 FRAME = re.compile(PATTERNS[3][0])
 # A report ends at WARN()'s end marker, at the next KTAP line (reports
 # without a marker, SLUB's and dump_stack()'s, end before the test goes on),
-# or after MAX_LINES lines.
+# or after MAX_LINES lines: a KASAN report with its alloc and free stacks and
+# page_owner's record of the page runs to some 65 lines.
 END = re.compile(r'---\[ end trace [0-9a-f]+ \]---')
 KTAP = re.compile(r'^\s*(?:(?:not )?ok \d+\b|# Subtest: |KTAP version |\d+\.\.\d+$)')
-MAX_LINES = 60
+MAX_LINES = 100
 # "[    1.234567] " and "[    1.234567][    T1] " (CONFIG_PRINTK_CALLER)
 TIMESTAMP = re.compile(r'^(?:\[[\s\d.]+\]\s?)?(?:\[\s*[TC]\d+\]\s?)?')
 
@@ -128,14 +129,16 @@ def reports(lines: List[str]) -> List[List[str]]:
 	"""The kernel reports in a log, each the lines from its title (a line
 	a pattern matches) to its end marker, the next title or MAX_LINES, time
 	stamps removed. A frame line opens a report that the title after it
-	joins, and closes the one before it."""
+	joins, and closes the one before it. Inside a framed report every line
+	up to the closing frame is the report's, a title of another kind too
+	(KASAN prints page_owner's record of the page in its own report)."""
 	found: List[List[str]] = []
 	block: Optional[List[str]] = None
 	for line in lines:
 		text = console_text(line)
 		if SPLAT.search(text):
 			framed = block is not None and (FRAME.search(text) or
-							all(FRAME.search(l) for l in block))
+							FRAME.search(block[0]))
 			if framed and len(block) < MAX_LINES:
 				block.append(text)
 				if FRAME.search(text) and not all(FRAME.search(l) for l in block):
