@@ -22,6 +22,13 @@ from pathlib import Path
 
 import pytest
 
+
+def sigint_default() -> None:
+	"""preexec_fn for a script these tests stop with SIGINT: a shell that
+	starts with SIGINT ignored (pytest run by a background job of a shell
+	without job control, as 'nohup ... &' does) cannot take it back."""
+	signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 TOP = Path(os.environ.get('EARLYMM_TEST_TOP') or Path(__file__).resolve().parents[2])
 REAL_TAR = shutil.which('tar')
 
@@ -379,7 +386,8 @@ def test_toolchains_sh_stopped_stops_its_builds(tmp_path, top, env, sig, to_grou
 		''')
 	with open(tmp_path / 'err', 'w') as err:
 		p = subprocess.Popen([str(top / 'scripts' / 'toolchains.sh'), 'microblaze', 'ia64'], env=env,
-				     stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+				     stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+				     preexec_fn=sigint_default)
 	started = []
 	try:
 		wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 4, 'both builds')
@@ -992,7 +1000,8 @@ def stopped_ci(ci, env, ready, hung, sig=signal.SIGTERM, to_group=False):
 	returns; then kill what the pid files in hung name, if still alive.
 	Returns (process, stdout, stderr)."""
 	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
-			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+			     preexec_fn=sigint_default)
 	try:
 		ready()
 		if to_group:
@@ -1034,7 +1043,8 @@ def test_ci_stopped_leaves_no_step_started_during_the_stop(ci, env):
 	env.update(FAKE_MAKE_SPAWN_ON_TERM='test')
 	hung, late = Path(env['FAKE_LOG'] + '.hung'), Path(env['FAKE_LOG'] + '.late')
 	p = subprocess.Popen(['bash', str(ci / '.ci' / 'run')], env=env, cwd=ci, text=True,
-			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+			     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+			     preexec_fn=sigint_default)
 	try:
 		wait_for(hung.exists, 'make test to start')
 		p.send_signal(signal.SIGTERM)
