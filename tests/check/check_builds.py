@@ -188,13 +188,47 @@ def check_headers(targets: List[Target]) -> None:
 
 
 # One patch of a series: its file name and its exact bytes (None where the
-# series names a file that is not there).
+# series names a file that is not there). The name is for messages: it
+# follows the subject, which reaches no tree.
 Patch = Tuple[str, Optional[bytes]]
 
 
+# git as git am runs it on build/tree, whatever the caller's configuration
+# (mailinfo.scissors, mailinfo.quotedCr...): build/tree's has none of its own.
+PLAIN_GIT_ENV = dict(os.environ, GIT_CONFIG_NOSYSTEM='1', GIT_CONFIG_GLOBAL=os.devnull)
+
+
+def applied_part(patch: Optional[bytes]) -> Optional[bytes]:
+	"""What of a git-format patch reaches the tree: the part git am applies,
+	as git am's own splitter, git mailinfo, cuts it from the changelog and
+	the mail headers (the '---' line, the diffstat and the diff). A patch
+	mailinfo finds no text diff in (a binary or rename-only one), cannot
+	read, or that holds a carriage return or a transfer encoding other than
+	7bit/8bit (git am's mailsplit and decoding act there before mailinfo;
+	export.sh writes neither) counts by all its bytes: a doubt builds."""
+	if patch is None:
+		return None
+	if b'\r' in patch or re.search(rb'(?im)^content-transfer-encoding:(?!\s*[78]bit\s*$)', patch):
+		return patch
+	with tempfile.TemporaryDirectory() as d:
+		msg, part = os.path.join(d, 'msg'), os.path.join(d, 'patch')
+		p = subprocess.run(['git', 'mailinfo', '--no-scissors', msg, part], input=patch, cwd=d,
+				   env=PLAIN_GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+		if p.returncode:
+			return patch
+		with open(part, 'rb') as f:
+			applied = f.read()
+	return applied if b'\n+++ ' in applied else patch
+
+
+def tree_changed(was: Optional[bytes], now: Optional[bytes]) -> bool:
+	"""Whether two versions of a patch make different trees."""
+	return was != now and applied_part(was) != applied_part(now)
+
+
 def first_changed(old: List[Patch], new: List[Patch]) -> Optional[int]:
-	"""The first position (0-based) of series new whose patch differs from
-	series old's at that position, in name or in content, or where old has
+	"""The first position (0-based) of series new whose patch applies
+	something other than series old's at that position, or where old has
 	no patch; None if there is none. Patch n applies to the tree patches
 	1..n-1 made, so from the first difference on every patch sits on (or
 	makes) a tree it was not built as, and the whole rest of the series must
@@ -202,12 +236,14 @@ def first_changed(old: List[Patch], new: List[Patch]) -> Optional[int]:
 	later patches included. None means new is old, or old with patches
 	removed from its end: the remaining patches' trees are unchanged.
 
-	Content compares byte for byte, so a changelog-only edit, which leaves
-	the tree as it was, still rebuilds from its position. Safe over clever:
-	telling the bytes that reach the tree from those that do not would take
-	a patch parser of our own, and its mistakes would skip builds."""
+	Patches compare by applied_part(), byte for byte: an edit of a
+	changelog, a subject (and so the file's name) or a sign-off leaves
+	every tree as it was and builds nothing. build/tree is made with git
+	am, and make check fails a series that quilt or apply.sh applies other
+	than git am does (its mbox check compares the trees after each part),
+	as patch(1) would a diff quoted in a changelog."""
 	for i, (was, now) in enumerate(zip(old, new)):
-		if was != now:
+		if tree_changed(was[1], now[1]):
 			return i
 	return len(old) if len(new) > len(old) else None
 
@@ -258,6 +294,23 @@ def bisect_start(since: str, repo: str = TOP) -> Tuple[Optional[int], List[Patch
 	return first_changed(old, new), old, new
 
 
+def ci_base(repo: str = TOP) -> Optional[str]:
+	"""The revision CI bisects from: the parent of the newest commit of repo
+	that changed what the series applies (first_changed), passing over
+	commits that only edited changelogs or removed patches from the end,
+	which build nothing. None where that commit has no parent, or no commit
+	touches the series: everything builds."""
+	log_ = subprocess.run(['git', '-C', repo, 'log', '--format=%H %P', '--', 'series', 'patches/*.patch'],
+			      stdout=subprocess.PIPE, text=True, check=True).stdout
+	for line in log_.splitlines():
+		commit, *parents = line.split()
+		if not parents:
+			return None
+		if first_changed(series_at(parents[0], repo), series_at(commit, repo)) is not None:
+			return parents[0]
+	return None
+
+
 def build_side_by_side(targets: List[Target], tree: str,
 		       jobs: int) -> List[Tuple[Target, str, int, float]]:
 	"""Build vmlinux of tree for each target at once, each in
@@ -293,7 +346,7 @@ def build_side_by_side(targets: List[Target], tree: str,
 
 def check_bisect(targets: List[Target], jobs: int, since: str) -> None:
 	"""Build every patch of the series, or with since every patch from the
-	first series position whose content or order changed since that
+	first series position whose applied part or order changed since that
 	revision of this repository, to the end.
 
 	Top down: the last patch first, then each one before it. The tree at
@@ -377,7 +430,7 @@ def compare(t: Target, revs: List[str], functions: List[str], settings: List[str
 
 def main() -> int:
 	ap = argparse.ArgumentParser(description=__doc__)
-	ap.add_argument('what', choices=['warnings', 'bisect', 'compare'])
+	ap.add_argument('what', choices=['warnings', 'bisect', 'compare', 'ci-base'])
 	ap.add_argument('--revs', nargs=2, metavar=('FROM', 'TO'),
 			help='compare: two revisions of build/tree')
 	ap.add_argument('--function', action='append', default=[], help='compare: disassemble this')
@@ -385,10 +438,14 @@ def main() -> int:
 			help='compare: a .config line on top of the target\'s')
 	ap.add_argument('--target', action='append', help='limit to these matrix lines')
 	ap.add_argument('--changed-since', metavar='REV',
-			help='bisect: from the first series position whose content or order changed '
-			'since REV (a revision of this repository) to the end')
+			help='bisect: from the first series position whose applied part or order '
+			'changed since REV (a revision of this repository) to the end')
 	ap.add_argument('--jobs', type=int, default=int(os.environ.get('JOBS', os.cpu_count() or 1)))
 	args = ap.parse_args()
+	if args.what == 'ci-base':
+		# printed for .ci/run; nothing: build the whole series
+		print(ci_base() or '')
+		return 0
 	targets = kernel_targets(args.target or [])
 	if args.what == 'compare':
 		if not args.revs or len(targets) != 1:

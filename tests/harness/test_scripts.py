@@ -862,6 +862,9 @@ CLOSING = re.compile(r'^(\w+: )?\d+ passed, \d+ failed(, \d+ skipped)?$')
 def ci(top, env):
 	"""A clone-like repository with .ci/run, and a fake make."""
 	write_exe(Path(env['FAKEBIN']) / 'make', FAKE_CI_MAKE)
+	# .ci/run asks check_builds.py (which imports run_matrix) for its base
+	for d in ('tests/check', 'tests/kunit'):
+		shutil.copytree(TOP / d, top / d, ignore=shutil.ignore_patterns('__pycache__'))
 	for c in (['init', '-q'], ['add', '-A'], ['commit', '-qm', 'series']):
 		subprocess.run(['git', '-C', top] + c, env=env, check=True, stdout=subprocess.DEVNULL)
 	return top
@@ -965,7 +968,29 @@ def test_ci_bisects_from_the_last_series_change(ci, env):
 	env.update(FAKE_SUMMARY='16 passed, 0 failed, 1 skipped')
 	p, makes = run_ci(ci, env)
 	assert p.returncode == 0, p.stdout + p.stderr
-	assert f'make check-bisect SINCE={changed}^' in log_lines(env)
+	assert f'make check-bisect SINCE={git(ci, "rev-parse", changed + "^", env=env)}' in log_lines(env)
+
+
+def mail_patch(why, line):
+	"""A git-format patch adding one line to a file f."""
+	return (f'From: x <x@example.org>\nSubject: [PATCH] x\n\n{why}\n---\n f | 1 +\n\n'
+		f'diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -0,0 +1 @@\n+{line}\n')
+
+
+def test_ci_passes_over_changelog_only_commits(ci, env):
+	"""A commit that only rewords a changelog builds nothing: the base is
+	the parent of the newest commit that changed a diff, so that change is
+	still bisected."""
+	series_history(ci, env)
+	(ci / 'patches' / '0001-x.patch').write_text(mail_patch('Why.', 'one'))
+	git(ci, 'commit', '-qam', 'a diff', env=env)
+	changed = git(ci, 'rev-parse', 'HEAD', env=env)
+	(ci / 'patches' / '0001-x.patch').write_text(mail_patch('Why, in better words.', 'one'))
+	git(ci, 'commit', '-qam', 'a changelog', env=env)
+	env.update(FAKE_SUMMARY='16 passed, 0 failed, 1 skipped')
+	p, makes = run_ci(ci, env)
+	assert p.returncode == 0, p.stdout + p.stderr
+	assert f'make check-bisect SINCE={git(ci, "rev-parse", changed + "^", env=env)}' in log_lines(env)
 
 
 def shallow_clone(tmp_path, ci, env):
@@ -981,7 +1006,7 @@ def test_ci_in_a_shallow_clone_fetches_the_history(tmp_path, ci, env):
 	clone = shallow_clone(tmp_path, ci, env)
 	p, makes = run_ci(clone, env)
 	assert p.returncode == 0, p.stdout + p.stderr
-	assert f'make check-bisect SINCE={changed}^' in log_lines(env)
+	assert f'make check-bisect SINCE={git(ci, "rev-parse", changed + "^", env=env)}' in log_lines(env)
 
 
 def test_ci_in_a_shallow_clone_without_history_fails_loudly(tmp_path, ci, env):
