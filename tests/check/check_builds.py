@@ -193,27 +193,24 @@ def check_headers(targets: List[Target]) -> None:
 Patch = Tuple[str, Optional[bytes]]
 
 
-# git as git am runs it on build/tree, whatever the caller's configuration
-# (mailinfo.scissors, mailinfo.quotedCr...): build/tree's has none of its own.
-PLAIN_GIT_ENV = dict(os.environ, GIT_CONFIG_NOSYSTEM='1', GIT_CONFIG_GLOBAL=os.devnull)
-
-
 def applied_part(patch: Optional[bytes]) -> Optional[bytes]:
 	"""What of a git-format patch reaches the tree: the part git am applies,
 	as git am's own splitter, git mailinfo, cuts it from the changelog and
-	the mail headers (the '---' line, the diffstat and the diff). A patch
-	mailinfo finds no text diff in (a binary or rename-only one), cannot
-	read, or that holds a carriage return or a transfer encoding other than
-	7bit/8bit (git am's mailsplit and decoding act there before mailinfo;
-	export.sh writes neither) counts by all its bytes: a doubt builds."""
+	the mail headers (the '---' line, the diffstat and the diff). Before
+	mailinfo, git am's mailsplit strips carriage returns and splits at
+	lines that start with 'From '; a patch with either, or with a transfer
+	encoding other than 7bit/8bit (which could hide a carriage return),
+	counts by all its bytes, as does one mailinfo finds no text diff in
+	or cannot read: a doubt builds. export.sh writes none of these."""
 	if patch is None:
 		return None
-	if b'\r' in patch or re.search(rb'(?im)^content-transfer-encoding:(?!\s*[78]bit\s*$)', patch):
+	if b'\r' in patch or b'\nFrom ' in patch or \
+	   re.search(rb'(?im)^content-transfer-encoding:(?!\s*[78]bit\s*$)', patch):
 		return patch
 	with tempfile.TemporaryDirectory() as d:
 		msg, part = os.path.join(d, 'msg'), os.path.join(d, 'patch')
-		p = subprocess.run(['git', 'mailinfo', '--no-scissors', msg, part], input=patch, cwd=d,
-				   env=PLAIN_GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+		p = subprocess.run(['git', 'mailinfo', msg, part], input=patch, cwd=d,
+				   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 		if p.returncode:
 			return patch
 		with open(part, 'rb') as f:
@@ -295,19 +292,30 @@ def bisect_start(since: str, repo: str = TOP) -> Tuple[Optional[int], List[Patch
 
 
 def ci_base(repo: str = TOP) -> Optional[str]:
-	"""The revision CI bisects from: the parent of the newest commit of repo
-	that changed what the series applies (first_changed), passing over
-	commits that only edited changelogs or removed patches from the end,
-	which build nothing. None where that commit has no parent, or no commit
-	touches the series: everything builds."""
-	log_ = subprocess.run(['git', '-C', repo, 'log', '--format=%H %P', '--', 'series', 'patches/*.patch'],
-			      stdout=subprocess.PIPE, text=True, check=True).stdout
-	for line in log_.splitlines():
-		commit, *parents = line.split()
-		if not parents:
+	"""The revision CI bisects from: the parent of the newest commit on
+	HEAD's first-parent line that changed what the series applies
+	(first_changed), passing over commits that only edited changelogs or
+	removed patches from the end, which build nothing. A merge counts as
+	all its branch brought, against the line's own parent. None where
+	that commit has no parent, where no commit touches the series, or
+	where an old series cannot be read: everything builds."""
+	def git(*args: str) -> subprocess.CompletedProcess:
+		return subprocess.run(['git', '-C', repo] + list(args), stdout=subprocess.PIPE,
+				      stderr=subprocess.DEVNULL, text=True)
+
+	commits = git('rev-list', '--first-parent', 'HEAD', '--', 'series', 'patches/')
+	if commits.returncode:
+		return None
+	for commit in commits.stdout.split():
+		parent = git('rev-parse', '-q', '--verify', f'{commit}^1^{{commit}}').stdout.strip()
+		if not parent:
 			return None
-		if first_changed(series_at(parents[0], repo), series_at(commit, repo)) is not None:
-			return parents[0]
+		try:
+			changed = first_changed(series_at(parent, repo), series_at(commit, repo))
+		except (RuntimeError, SystemExit):
+			return None
+		if changed is not None:
+			return parent
 	return None
 
 

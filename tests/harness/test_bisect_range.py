@@ -21,7 +21,7 @@ import pytest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, 'tests', 'check'))
-from check_builds import Patch, bisect_start, first_changed  # noqa: E402
+from check_builds import Patch, bisect_start, ci_base, first_changed  # noqa: E402
 from run_matrix import series_names  # noqa: E402
 
 
@@ -221,9 +221,9 @@ CASES = {
 	'no-series-at-rev': ((None, {}), (lines(N), BODIES), {1, 2, 3, 4, 5}),
 	'no-series-but-patches-at-rev': ((None, BODIES), (lines(N), BODIES), {1, 2, 3, 4, 5}),
 	'patch-file-missing-at-rev': ((lines(N), without(BODIES, N[1])), (lines(N), BODIES), {2, 3, 4, 5}),
-	# the same series in other words: comments, blank lines, -p1
-	# the same diffs under other changelogs (and so other file names)
+	# the same diffs under other changelogs
 	'changelogs-only': ((lines(N), MAILS), (lines(N), REWORDED), set()),
+	# the same series in other words: comments, blank lines, -p1
 	'series-comments-only': ((lines(N), BODIES),
 				 ('# the series\n\n' + ''.join(f'{n} -p1  # ok\n' for n in N), BODIES), set()),
 }
@@ -294,3 +294,64 @@ def test_bad_rev(repo: str):
 	write(repo, lines(NAMES), BODIES)
 	with pytest.raises(SystemExit):
 		bisect_start('no-such-rev', repo)
+
+
+# ci_base: the base .ci/run bisects from
+
+def test_ci_base_passes_over_a_changelog_only_commit(repo: str):
+	write(repo, lines(NAMES), MAILS)
+	commit(repo, 'series')
+	write(repo, lines(NAMES), changed(MAILS, NAMES[2], MAILS[NAMES[2]].replace('+', '+x', 1)))
+	diff = commit(repo, 'a diff')
+	write(repo, lines(NAMES), changed(REWORDED, NAMES[2], REWORDED[NAMES[2]].replace('+', '+x', 1)))
+	commit(repo, 'changelogs')
+	assert ci_base(repo) == git(repo, 'rev-parse', f'{diff}^')
+
+
+def test_ci_base_root_commit_builds_everything(repo: str):
+	# the fixture's first commit has no series; the one adding it has a
+	# parent, whose empty series differs: that parent is the base
+	write(repo, lines(NAMES), MAILS)
+	added = commit(repo, 'series')
+	assert ci_base(repo) == git(repo, 'rev-parse', f'{added}^')
+	r = os.path.join(os.path.dirname(repo), 'fresh')
+	os.makedirs(r)
+	git(r, 'init', '-q')
+	write(r, lines(NAMES), MAILS)
+	commit(r, 'series at the root')
+	assert ci_base(r) is None
+
+
+def test_ci_base_counts_a_merge_against_its_first_parent(repo: str):
+	"""A diff change on a branch merged with --no-ff: git log's history
+	simplification would follow the branch and miss the change's position."""
+	write(repo, lines(NAMES), MAILS)
+	start = commit(repo, 'series')
+	git(repo, 'checkout', '-q', '-b', 'feature')
+	write(repo, lines(NAMES), changed(MAILS, NAMES[0], MAILS[NAMES[0]].replace('+', '+x', 1)))
+	commit(repo, 'diff of patch 1')
+	extra = NAMES + ['0006-p6.patch']
+	write(repo, lines(extra), dict(changed(MAILS, NAMES[0], MAILS[NAMES[0]].replace('+', '+x', 1)),
+					**{'0006-p6.patch': MAILS[NAMES[4]].replace(NAMES[4], 'p6')}))
+	commit(repo, 'patch 6')
+	git(repo, 'checkout', '-q', '-')
+	with open(os.path.join(repo, 'README'), 'a') as f:
+		f.write('main moves on\n')
+	main = commit(repo, 'docs')
+	git(repo, 'merge', '-q', '--no-ff', '-m', 'merge', 'feature')
+	assert ci_base(repo) == main
+	assert bisect_start(main, repo)[0] == 0
+	assert start != main
+
+
+def test_ci_base_unreadable_old_series_builds_everything(repo: str, monkeypatch):
+	write(repo, lines(NAMES), MAILS)
+	commit(repo, 'series')
+	write(repo, lines(NAMES), changed(MAILS, NAMES[1], 'x'))
+	commit(repo, 'change')
+	import check_builds
+
+	def broken(rev: str, repo: str = '') -> List[Patch]:
+		raise RuntimeError('series: cannot parse')
+	monkeypatch.setattr(check_builds, 'series_at', broken)
+	assert ci_base(repo) is None
